@@ -89,10 +89,7 @@ impl Diagnostics {
     }
 
     pub fn error_count(&self) -> usize {
-        self.list
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.list.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,6 +4,21 @@
 //! capability documents → dependency graph → per-environment resolution → derivations.
 //! Nothing here touches the terminal, the clock or the environment of the process.
 
+pub mod capdoc;
+pub mod decode;
+pub mod derivation;
 pub mod diag;
+pub mod emit;
+pub mod graph;
+pub mod index;
+pub mod manifest;
+pub mod model;
+pub mod pipeline;
+pub mod resolve;
 pub mod source;
+pub mod stdlib;
+pub mod target;
+pub mod units;
 pub mod yaml;
+
+pub use pipeline::{Compilation, Compiled, compile};

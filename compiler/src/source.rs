@@ -84,10 +84,7 @@ impl SourceFile {
         };
         let start = self.line_starts[line] as usize;
         let end = (offset as usize).min(self.text.len());
-        let col = self
-            .text
-            .get(start..end)
-            .map_or(end - start, |s| s.chars().count());
+        let col = self.text.get(start..end).map_or(end - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 }
@@ -104,12 +101,7 @@ impl SourceMap {
     }
 
     /// Registers a file's text and returns its id.
-    pub fn add(
-        &mut self,
-        name: impl Into<String>,
-        path: impl Into<PathBuf>,
-        text: impl Into<Arc<str>>,
-    ) -> SourceId {
+    pub fn add(&mut self, name: impl Into<String>, path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> SourceId {
         let text: Arc<str> = text.into();
         let mut line_starts = vec![0u32];
         line_starts.extend(
@@ -141,15 +133,10 @@ impl SourceMap {
 
     pub fn text(&self, span: Span) -> &str {
         let file = self.get(span.source);
-        file.text
-            .get(span.start as usize..span.end as usize)
-            .unwrap_or("")
+        file.text.get(span.start as usize..span.end as usize).unwrap_or("")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (SourceId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (SourceId(i as u32), f))
+        self.files.iter().enumerate().map(|(i, f)| (SourceId(i as u32), f))
     }
 }

@@ -151,10 +151,7 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(
-            self.as_scalar().map(Scalar::resolve),
-            Some(ScalarValue::Null)
-        )
+        matches!(self.as_scalar().map(Scalar::resolve), Some(ScalarValue::Null))
     }
 
     /// Looks a key up in a mapping node.
@@ -198,21 +195,14 @@ pub fn parse(text: &str, source: SourceId, diags: &mut Diagnostics) -> Option<Ve
 }
 
 /// Parses a file that must hold exactly one document.
-pub fn parse_single(
-    text: &str,
-    source: SourceId,
-    what: &str,
-    diags: &mut Diagnostics,
-) -> Option<Node> {
+pub fn parse_single(text: &str, source: SourceId, what: &str, diags: &mut Diagnostics) -> Option<Node> {
     let mut docs = parse(text, source, diags)?;
     match docs.len() {
         0 => {
             diags.push(
                 Diagnostic::error("skipper::empty-file", format!("{what} is empty"))
                     .label(Span::new(source, 0, 0), "no YAML document here")
-                    .help(format!(
-                        "write a {what} here, or point the reference at another file"
-                    )),
+                    .help(format!("write a {what} here, or point the reference at another file")),
             );
             None
         }
@@ -222,10 +212,7 @@ pub fn parse_single(
             diags.push(
                 Diagnostic::error(
                     "skipper::multiple-documents",
-                    format!(
-                        "{what} must hold exactly one YAML document, found {}",
-                        docs.len()
-                    ),
+                    format!("{what} must hold exactly one YAML document, found {}", docs.len()),
                 )
                 .label(second.span, "a second document starts here")
                 .help("remove the `---` separator, or split the documents into separate files"),
@@ -249,10 +236,7 @@ impl CharOffsets {
             t.push(text.len() as u32);
             t
         });
-        CharOffsets {
-            table,
-            len: text.len(),
-        }
+        CharOffsets { table, len: text.len() }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -301,10 +285,7 @@ impl<'a> Builder<'a, '_> {
 
     fn syntax_error(&mut self, e: &ScanError) -> Stop {
         let at = self.offsets.byte(e.marker().index());
-        let end = self.text[at..]
-            .chars()
-            .next()
-            .map_or(at, |c| at + c.len_utf8());
+        let end = self.text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
         let info = e.info();
         let help = if self.text[..at.min(self.text.len())]
             .rsplit('\n')
@@ -340,8 +321,7 @@ impl<'a> Builder<'a, '_> {
                     let mut node = self.node(event, inner)?;
                     if explicit && node.span.start > span.start {
                         // Report "second document" at the `---`, not at its first key.
-                        node.span =
-                            Span::new(self.source, span.start as usize, node.span.end as usize);
+                        node.span = Span::new(self.source, span.start as usize, node.span.end as usize);
                     }
                     docs.push(node);
                 }
@@ -361,7 +341,9 @@ impl<'a> Builder<'a, '_> {
                     "YAML expands to too many nodes (aliases nested too deeply?)",
                 )
                 .label(span, "expansion exceeds the limit here")
-                .help(format!("a file may expand to at most {NODE_BUDGET} nodes; avoid nesting aliases of aliases")),
+                .help(format!(
+                    "a file may expand to at most {NODE_BUDGET} nodes; avoid nesting aliases of aliases"
+                )),
             );
             return Err(Stop);
         }
@@ -444,12 +426,9 @@ impl<'a> Builder<'a, '_> {
             },
             other => {
                 self.diags.push(
-                    Diagnostic::error(
-                        "skipper::yaml-syntax",
-                        format!("invalid YAML: unexpected {other:?}"),
-                    )
-                    .label(span, "unexpected here")
-                    .help("fix the YAML syntax at this position"),
+                    Diagnostic::error("skipper::yaml-syntax", format!("invalid YAML: unexpected {other:?}"))
+                        .label(span, "unexpected here")
+                        .help("fix the YAML syntax at this position"),
                 );
                 Err(Stop)
             }
@@ -484,10 +463,7 @@ fn count_nodes(node: &Node) -> usize {
     1 + match &node.kind {
         NodeKind::Scalar(_) => 0,
         NodeKind::Seq(items) => items.iter().map(count_nodes).sum(),
-        NodeKind::Map(entries) => entries
-            .iter()
-            .map(|(k, v)| count_nodes(k) + count_nodes(v))
-            .sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum(),
     }
 }
 
@@ -504,8 +480,7 @@ mod tests {
 
     #[test]
     fn scalars_follow_the_core_schema() {
-        let node =
-            parse_ok("a: 8080\nb: \"8080\"\nc: true\nd: ~\ne: 1.5\nf: 1.0.0\ng: 0x1F\nh: .5\n");
+        let node = parse_ok("a: 8080\nb: \"8080\"\nc: true\nd: ~\ne: 1.5\nf: 1.0.0\ng: 0x1F\nh: .5\n");
         let resolve = |k: &str| node.get(k).unwrap().as_scalar().unwrap().resolve();
         assert_eq!(resolve("a"), ScalarValue::Int(8080));
         assert_eq!(resolve("b"), ScalarValue::Str("8080"));
@@ -522,10 +497,7 @@ mod tests {
         let text = "name: \"Ålesund — port\"\nport: 80\n";
         let node = parse_ok(text);
         let port = node.get("port").unwrap();
-        assert_eq!(
-            &text[port.span.start as usize..port.span.end as usize],
-            "80"
-        );
+        assert_eq!(&text[port.span.start as usize..port.span.end as usize], "80");
     }
 
     #[test]
@@ -566,13 +538,7 @@ mod tests {
     fn aliases_expand() {
         let node = parse_ok("base: &b {cpu: 1}\nother: *b\n");
         assert_eq!(
-            node.get("other")
-                .unwrap()
-                .get("cpu")
-                .unwrap()
-                .as_scalar()
-                .unwrap()
-                .text,
+            node.get("other").unwrap().get("cpu").unwrap().as_scalar().unwrap().text,
             "1"
         );
     }

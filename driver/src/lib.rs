@@ -1,1 +1,225 @@
-//! placeholder
+//! Skipper's build driver: from a compiled fleet to the output tree.
+//!
+//! plan units → look each derivation up in the store → render what is missing → lay
+//! out the tree with kustomizations and the index → swap it into place atomically.
+//! The driver owns the file system side of a build; the compiler and targets stay pure.
+
+mod output;
+mod plan;
+mod store;
+
+pub use plan::{Unit, plan};
+pub use store::Store;
+
+use output::{Tree, TreeFile};
+use skipper_compiler::index::{FileRecord, INDEX_FILE, Index, UnitRecord};
+use skipper_compiler::pipeline::Compiled;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Directory of the store, beside the fleet manifest.
+pub const STORE_DIR: &str = ".skipper/store";
+/// Default output directory, beside the fleet manifest.
+pub const OUT_DIR: &str = "rendered";
+
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// Output directory (default: `rendered/` beside the manifest).
+    pub out: Option<PathBuf>,
+    /// Store directory (default: `.skipper/store/` beside the manifest).
+    pub store: Option<PathBuf>,
+    /// Environments to render; the others keep their previous output. Empty: all.
+    pub environments: Vec<String>,
+    /// Testing hook: fail after rendering this many units, as a crash would.
+    pub fail_after_renders: Option<usize>,
+}
+
+/// What a build did.
+#[derive(Clone, Debug, Default)]
+pub struct BuildReport {
+    pub out: PathBuf,
+    /// Units rendered in this build, by id.
+    pub rendered: Vec<String>,
+    /// Units taken from the store unchanged, by id.
+    pub reused: Vec<String>,
+    pub files: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Bad input the user can fix (an unknown `--env`, say).
+    #[error("{0}")]
+    User(String),
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot render `{unit}`: {source}")]
+    Render {
+        unit: String,
+        #[source]
+        source: skipper_compiler::target::RenderError,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl BuildError {
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        BuildError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Builds the compiled fleet into the output tree.
+pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let fleet = &compiled.fleet;
+    for env in &options.environments {
+        if !fleet.environments.iter().any(|e| &e.name == env) {
+            let known: Vec<&str> = fleet.environments.iter().map(|e| e.name.as_str()).collect();
+            return Err(BuildError::User(format!(
+                "unknown environment `{env}` (the fleet has {})",
+                known.join(", ")
+            )));
+        }
+    }
+    let dir = &compiled.manifest.dir;
+    let out = options.out.clone().unwrap_or_else(|| dir.join(OUT_DIR));
+    let store = Store::open(options.store.clone().unwrap_or_else(|| dir.join(STORE_DIR)))?;
+    store.clean_temporaries();
+
+    let units = plan(fleet, &compiled.stdlib.hash, &options.environments).map_err(|e| BuildError::Render {
+        unit: "plan".into(),
+        source: e,
+    })?;
+    let mut report = BuildReport {
+        out: out.clone(),
+        ..BuildReport::default()
+    };
+    let mut tree = Tree::default();
+    let mut records = BTreeMap::new();
+    for unit in &units {
+        let name = unit.store_name();
+        let files = match store.get(&name) {
+            Some(files) => {
+                report.reused.push(unit.id.clone());
+                files
+            }
+            None => {
+                if options.fail_after_renders.is_some_and(|n| report.rendered.len() >= n) {
+                    return Err(BuildError::Internal(format!(
+                        "injected failure before rendering `{}`",
+                        unit.id
+                    )));
+                }
+                let rendered = unit.render().map_err(|source| BuildError::Render {
+                    unit: unit.id.clone(),
+                    source,
+                })?;
+                report.rendered.push(unit.id.clone());
+                store.put(&name, &rendered.derivation_json, rendered.artifacts)?
+            }
+        };
+        for file in files {
+            let record = FileRecord {
+                unit: Some(unit.id.clone()),
+                derivation: unit.derivation.clone(),
+                blake3: file.blake3,
+            };
+            tree.insert(
+                format!("{}/{}", unit.dir, file.path),
+                TreeFile {
+                    bytes: file.bytes,
+                    record,
+                    kubernetes: file.kubernetes,
+                },
+            )?;
+        }
+        records.insert(
+            unit.id.clone(),
+            UnitRecord {
+                environment: unit.environment.clone(),
+                region: unit.region.clone(),
+                capability: unit.capability.clone(),
+                target: unit.target.to_string(),
+                derivation: unit.derivation.clone(),
+                store: name,
+            },
+        );
+    }
+    for env in &fleet.environments {
+        if !options.environments.is_empty() && !options.environments.contains(&env.name) {
+            continue;
+        }
+        let contexts = env.contexts(&fleet.name);
+        for ctx in &contexts {
+            tree.lay_out(&ctx.dir())?;
+        }
+        if let Some(primary) = &env.primary_region {
+            // A multi-region environment's directory builds its primary region; each
+            // region's directory is a deploy root of its own (one cluster each).
+            tree.add_kustomization(&env.name, vec![primary.clone()])?;
+        }
+    }
+    if !options.environments.is_empty() {
+        carry_over(&out, &options.environments, &mut tree, &mut records)?;
+    }
+    let index = tree.index(&fleet.name, records);
+    report.files = tree.files.len();
+    output::write_atomically(&out, &tree, &index)?;
+    Ok(report)
+}
+
+/// With `--env`, the other environments keep their previous output (verified against
+/// the previous index) so the swap does not drop them.
+fn carry_over(
+    out: &Path,
+    selected: &[String],
+    tree: &mut Tree,
+    records: &mut BTreeMap<String, UnitRecord>,
+) -> Result<(), BuildError> {
+    let index_path = out.join(INDEX_FILE);
+    let Ok(text) = std::fs::read(&index_path) else {
+        return Ok(()); // no previous build: nothing to keep
+    };
+    let previous: Index = serde_json::from_slice(&text)
+        .map_err(|e| BuildError::User(format!("cannot read the previous `{}`: {e}", index_path.display())))?;
+    let keep = |path: &str| {
+        path.split('/')
+            .next()
+            .is_some_and(|env| !selected.iter().any(|s| s == env))
+    };
+    for (path, record) in previous.files {
+        if !keep(&path) {
+            continue;
+        }
+        let file = out.join(&path);
+        let bytes = std::fs::read(&file).map_err(|e| BuildError::io("keep the previous output", &file, e))?;
+        if skipper_compiler::derivation::content_hash(&bytes) != record.blake3 {
+            return Err(BuildError::User(format!(
+                "`{}` changed since it was built; rebuild every environment (without --env)",
+                file.display()
+            )));
+        }
+        tree.insert(
+            path,
+            TreeFile {
+                bytes,
+                record,
+                kubernetes: false,
+            },
+        )?;
+    }
+    for (id, unit) in previous.units {
+        if keep(&id) {
+            records.insert(id, unit);
+        }
+    }
+    Ok(())
+}

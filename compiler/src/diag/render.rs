@@ -53,10 +53,7 @@ pub fn render_human<'a>(
 }
 
 /// One JSON object per line per diagnostic, for CI annotations.
-pub fn render_json<'a>(
-    diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
-    sources: &SourceMap,
-) -> String {
+pub fn render_json<'a>(diagnostics: impl IntoIterator<Item = &'a Diagnostic>, sources: &SourceMap) -> String {
     let mut out = String::new();
     for diagnostic in diagnostics {
         let labels: Vec<JsonLabel> = diagnostic
@@ -208,9 +205,7 @@ impl miette::Diagnostic for MietteReport {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -1,0 +1,401 @@
+//! The fleet's dependency graph: who calls whom.
+//!
+//! Edges come from `dependsOn` in the manifest and from `consumes` entries whose
+//! `baseUri` names another capability's Service (`http://registry:3002`,
+//! `http://registry.shipyard-dev.svc.cluster.local:3002`). Every edge keeps the span
+//! that created it, so a cycle is reported with each of its links underlined.
+
+use crate::capdoc::CapabilityDocument;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::model::ExposeKind;
+use crate::source::Span;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    DependsOn,
+    Consumes,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Edge {
+    pub kind: EdgeKind,
+    pub span: Span,
+}
+
+/// Capabilities and the calls between them. Node weights are capability names.
+#[derive(Debug, Default)]
+pub struct FleetGraph {
+    graph: DiGraph<String, Edge>,
+    index: BTreeMap<String, NodeIndex>,
+}
+
+/// What the graph needs to know about one capability.
+pub struct GraphInput<'a> {
+    pub name: &'a str,
+    pub depends_on: &'a [crate::source::Spanned<String>],
+    pub document: Option<&'a CapabilityDocument>,
+}
+
+impl FleetGraph {
+    /// Builds the graph. Unknown `dependsOn` targets are reported by the resolver, not
+    /// here; consumes that look like another capability but miss its ports are warned about.
+    pub fn build(inputs: &[GraphInput], namespaces: &BTreeSet<String>, diags: &mut Diagnostics) -> FleetGraph {
+        let mut g = FleetGraph::default();
+        for input in inputs {
+            let ix = g.graph.add_node(input.name.to_string());
+            g.index.insert(input.name.to_string(), ix);
+        }
+        for input in inputs {
+            let from = g.index[input.name];
+            for dep in input.depends_on {
+                if let Some(&to) = g.index.get(dep.value.as_str()) {
+                    g.graph.add_edge(
+                        from,
+                        to,
+                        Edge {
+                            kind: EdgeKind::DependsOn,
+                            span: dep.span,
+                        },
+                    );
+                }
+            }
+            let Some(doc) = input.document else { continue };
+            for consume in &doc.consumes {
+                let Some(uri) = &consume.base_uri else { continue };
+                let Some((host, port)) = host_and_port(&uri.value) else {
+                    continue;
+                };
+                let Some(target) = capability_of_host(host, &g.index, namespaces) else {
+                    continue;
+                };
+                if target == input.name {
+                    continue;
+                }
+                let to = g.index[target];
+                if let (Some(port), Some(target_doc)) =
+                    (port, inputs.iter().find(|i| i.name == target).and_then(|i| i.document))
+                {
+                    let ports: Vec<u16> = target_doc
+                        .exposes
+                        .iter()
+                        .filter(|e| e.kind != ExposeKind::Control)
+                        .filter_map(|e| e.port.as_ref().map(|p| p.value))
+                        .collect();
+                    if !ports.contains(&port) {
+                        let listed: Vec<String> = ports.iter().map(u16::to_string).collect();
+                        diags.push(
+                            Diagnostic::warning(
+                                "skipper::consumes-port",
+                                format!(
+                                    "`{}` calls `{target}` on port {port}, where it does not listen",
+                                    input.name
+                                ),
+                            )
+                            .label(uri.span, format!("port {port}"))
+                            .help(format!(
+                                "`{target}` listens on {}",
+                                if listed.is_empty() {
+                                    "no port".to_string()
+                                } else {
+                                    listed.join(", ")
+                                }
+                            )),
+                        );
+                    }
+                }
+                g.graph.add_edge(
+                    from,
+                    to,
+                    Edge {
+                        kind: EdgeKind::Consumes,
+                        span: uri.span,
+                    },
+                );
+            }
+        }
+        g
+    }
+
+    /// Reports every dependency cycle, each with the whole loop spelled out.
+    pub fn report_cycles(&self, diags: &mut Diagnostics) {
+        let mut sccs = tarjan_scc(&self.graph);
+        for scc in &mut sccs {
+            scc.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+        }
+        sccs.sort_by(|a, b| self.graph[a[0]].cmp(&self.graph[b[0]]));
+        for scc in sccs {
+            let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+            let start = scc[0];
+            let self_loop = self.graph.edges_connecting(start, start).next().is_some();
+            if scc.len() == 1 && !self_loop {
+                continue;
+            }
+            let path = self.cycle_from(start, &members);
+            let names: Vec<&str> = path
+                .iter()
+                .map(|(ix, _)| self.graph[*ix].as_str())
+                .chain([self.graph[start].as_str()])
+                .collect();
+            let mut d = Diagnostic::error(
+                "skipper::dependency-cycle",
+                format!("dependency cycle: {}", names.join(" → ")),
+            );
+            for (ix, edge) in &path {
+                let target = self
+                    .graph
+                    .edge_endpoints(*edge)
+                    .map(|(_, t)| self.graph[t].as_str())
+                    .unwrap_or("?");
+                let how = match self.graph[*edge].kind {
+                    EdgeKind::DependsOn => "depends on",
+                    EdgeKind::Consumes => "consumes",
+                };
+                d = d.label(
+                    self.graph[*edge].span,
+                    format!("`{}` {how} `{target}`", self.graph[*ix]),
+                );
+            }
+            diags.push(d.help(
+                "capabilities must form a directed acyclic graph: remove one of these links, or merge the capabilities",
+            ));
+        }
+    }
+
+    /// A simple cycle through `start` inside one strongly connected component:
+    /// the list of (node, outgoing edge) around the loop.
+    fn cycle_from(
+        &self,
+        start: NodeIndex,
+        members: &BTreeSet<NodeIndex>,
+    ) -> Vec<(NodeIndex, petgraph::graph::EdgeIndex)> {
+        // Depth-first search for a path back to `start`, visiting neighbours by name so
+        // the reported cycle is the same on every run.
+        let mut stack = vec![(start, self.sorted_edges(start, members), 0usize)];
+        let mut on_path = BTreeSet::from([start]);
+        let mut path: Vec<(NodeIndex, petgraph::graph::EdgeIndex)> = Vec::new();
+        while let Some((node, edges, next)) = stack.last_mut() {
+            if *next >= edges.len() {
+                on_path.remove(node);
+                stack.pop();
+                path.pop();
+                continue;
+            }
+            let (edge, target) = edges[*next];
+            *next += 1;
+            let node = *node;
+            if target == start {
+                path.push((node, edge));
+                return path;
+            }
+            if on_path.insert(target) {
+                path.push((node, edge));
+                let edges = self.sorted_edges(target, members);
+                stack.push((target, edges, 0));
+            }
+        }
+        path
+    }
+
+    fn sorted_edges(
+        &self,
+        node: NodeIndex,
+        members: &BTreeSet<NodeIndex>,
+    ) -> Vec<(petgraph::graph::EdgeIndex, NodeIndex)> {
+        let mut edges: Vec<_> = self
+            .graph
+            .edges(node)
+            .filter(|e| members.contains(&e.target()))
+            .map(|e| (e.id(), e.target()))
+            .collect();
+        edges.sort_by(|a, b| self.graph[a.1].cmp(&self.graph[b.1]).then(a.0.cmp(&b.0)));
+        edges
+    }
+
+    /// Capabilities in dependency order (dependencies first), ties broken by name.
+    /// Nodes on a cycle come last, by name.
+    pub fn topological_order(&self) -> Vec<String> {
+        let mut remaining: BTreeMap<NodeIndex, usize> = self
+            .graph
+            .node_indices()
+            .map(|ix| (ix, self.dependencies_of(ix).len()))
+            .collect();
+        let mut ready: BTreeSet<(String, NodeIndex)> = remaining
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(ix, _)| (self.graph[*ix].clone(), *ix))
+            .collect();
+        let mut order = Vec::new();
+        while let Some((name, ix)) = ready.pop_first() {
+            remaining.remove(&ix);
+            order.push(name);
+            for dependent in self.dependents_of(ix) {
+                if let Some(n) = remaining.get_mut(&dependent) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.insert((self.graph[dependent].clone(), dependent));
+                    }
+                }
+            }
+        }
+        let mut rest: Vec<String> = remaining.keys().map(|ix| self.graph[*ix].clone()).collect();
+        rest.sort();
+        order.extend(rest);
+        order
+    }
+
+    fn dependencies_of(&self, ix: NodeIndex) -> BTreeSet<NodeIndex> {
+        self.graph
+            .neighbors_directed(ix, petgraph::Direction::Outgoing)
+            .collect()
+    }
+
+    fn dependents_of(&self, ix: NodeIndex) -> BTreeSet<NodeIndex> {
+        self.graph
+            .neighbors_directed(ix, petgraph::Direction::Incoming)
+            .collect()
+    }
+
+    /// Names of the capabilities `name` calls, sorted.
+    pub fn dependencies(&self, name: &str) -> Vec<String> {
+        self.names(self.index.get(name).map(|ix| self.dependencies_of(*ix)))
+    }
+
+    /// Names of the capabilities that call `name`, sorted.
+    pub fn dependents(&self, name: &str) -> Vec<String> {
+        self.names(self.index.get(name).map(|ix| self.dependents_of(*ix)))
+    }
+
+    fn names(&self, set: Option<BTreeSet<NodeIndex>>) -> Vec<String> {
+        let mut names: Vec<String> = set
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ix| self.graph[ix].clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Unique edges as (from, to, kinds), sorted: the printable graph.
+    fn edge_list(&self) -> Vec<(String, String, BTreeSet<&'static str>)> {
+        let mut edges: BTreeMap<(String, String), BTreeSet<&'static str>> = BTreeMap::new();
+        for e in self.graph.edge_references() {
+            let kind = match e.weight().kind {
+                EdgeKind::DependsOn => "dependsOn",
+                EdgeKind::Consumes => "consumes",
+            };
+            edges
+                .entry((self.graph[e.source()].clone(), self.graph[e.target()].clone()))
+                .or_default()
+                .insert(kind);
+        }
+        edges.into_iter().map(|((a, b), k)| (a, b, k)).collect()
+    }
+
+    /// Graphviz DOT: an edge points from a capability to what it depends on.
+    pub fn to_dot(&self, fleet: &str) -> String {
+        let mut out = format!("digraph \"{fleet}\" {{\n  rankdir=LR;\n  node [shape=box];\n");
+        for name in self.index.keys() {
+            let _ = writeln!(out, "  \"{name}\";");
+        }
+        for (a, b, kinds) in self.edge_list() {
+            let label = kinds.into_iter().collect::<Vec<_>>().join(", ");
+            let _ = writeln!(out, "  \"{a}\" -> \"{b}\" [label=\"{label}\"];");
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart, for Markdown reviews.
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        for name in self.index.keys() {
+            let _ = writeln!(out, "  {}[\"{name}\"]", mermaid_id(name));
+        }
+        for (a, b, kinds) in self.edge_list() {
+            let label = kinds.into_iter().collect::<Vec<_>>().join(", ");
+            let _ = writeln!(out, "  {} -->|{label}| {}", mermaid_id(&a), mermaid_id(&b));
+        }
+        out
+    }
+
+    /// One line per capability with what it depends on, in dependency order.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for name in self.topological_order() {
+            let deps = self.dependencies(&name);
+            if deps.is_empty() {
+                let _ = writeln!(out, "{name}");
+            } else {
+                let _ = writeln!(out, "{name} → {}", deps.join(", "));
+            }
+        }
+        out
+    }
+}
+
+fn mermaid_id(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// `http://registry.ns.svc:3002/x` → (`registry.ns.svc`, Some(3002)).
+fn host_and_port(uri: &str) -> Option<(&str, Option<u16>)> {
+    let rest = uri.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host, port.parse().ok())),
+        None => Some((authority, None)),
+    }
+}
+
+/// The capability whose in-cluster Service `host` names, if any: `NAME`,
+/// `NAME.NAMESPACE` (for a namespace of the fleet), `NAME.ANY.svc` or `NAME.ANY.svc.cluster.local`.
+fn capability_of_host<'a>(
+    host: &str,
+    capabilities: &'a BTreeMap<String, NodeIndex>,
+    namespaces: &BTreeSet<String>,
+) -> Option<&'a str> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let (name, _) = capabilities.get_key_value(labels[0])?;
+    let in_cluster = match labels.len() {
+        1 => true,
+        2 => namespaces.contains(labels[1]),
+        3 => labels[2] == "svc",
+        5 => labels[2..] == ["svc", "cluster", "local"],
+        _ => false,
+    };
+    in_cluster.then_some(name.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_name_capabilities_only_inside_the_cluster() {
+        let caps: BTreeMap<String, NodeIndex> = [("registry".to_string(), NodeIndex::new(0))].into();
+        let ns: BTreeSet<String> = ["shipyard-dev".to_string()].into();
+        assert_eq!(capability_of_host("registry", &caps, &ns), Some("registry"));
+        assert_eq!(
+            capability_of_host("registry.shipyard-dev", &caps, &ns),
+            Some("registry")
+        );
+        assert_eq!(capability_of_host("registry.other.svc", &caps, &ns), Some("registry"));
+        assert_eq!(
+            capability_of_host("registry.x.svc.cluster.local", &caps, &ns),
+            Some("registry")
+        );
+        assert_eq!(capability_of_host("registry.example.com", &caps, &ns), None);
+        assert_eq!(capability_of_host("registry.example", &caps, &ns), None);
+        assert_eq!(
+            host_and_port("http://u:p@registry:3002/v1"),
+            Some(("registry", Some(3002)))
+        );
+        assert_eq!(host_and_port("https://registry/v1"), Some(("registry", None)));
+    }
+}

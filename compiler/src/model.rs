@@ -1,0 +1,409 @@
+//! The resolved model: one fully-defaulted, validated value per environment and
+//! capability. This is what targets render and what derivation hashes cover.
+//!
+//! Invariant: nothing here holds a span, an absolute path or a secret value, so two
+//! machines resolve the same inputs to equal values, and editing a comment in the
+//! manifest does not change any derivation.
+
+use crate::units::{Duration, Percent, Quantity};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Declares a closed set of lower-case words that map to an enum.
+macro_rules! words {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $word:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+        pub enum $name { $( #[serde(rename = $word)] $variant ),* }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($word),*];
+
+            /// Maps a word already checked against [`Self::NAMES`].
+            pub fn from_name(word: &str) -> Self {
+                match word {
+                    $($word => $name::$variant,)*
+                    _ => [$($name::$variant),*][0],
+                }
+            }
+
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $word),* }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words! {
+    /// The service mesh of an environment.
+    Mesh { Native = "native", Istio = "istio", Linkerd = "linkerd", Consul = "consul" }
+}
+
+words! {
+    /// How capabilities reach the cluster: plain manifests, or `Capability` custom
+    /// resources that the Skipper operator reconciles.
+    Delivery { Manifests = "manifests", Operator = "operator" }
+}
+
+words! {
+    /// Rollout strategy.
+    Strategy { Rolling = "rolling", Canary = "canary", BlueGreen = "blueGreen", Progressive = "progressive" }
+}
+
+words! {
+    /// What the HorizontalPodAutoscaler scales on. `requests` needs a custom-metrics
+    /// adapter that serves `ikanos_requests_per_second` (see the book).
+    AutoscalingMetric { Cpu = "cpu", Requests = "requests" }
+}
+
+words! {
+    /// The kind of an Ikanos expose (server adapter).
+    ExposeKind { Rest = "rest", Mcp = "mcp", Skill = "skill", Control = "control" }
+}
+
+/// An absolute count or a percentage, as Kubernetes' `IntOrString`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IntOrPercent {
+    Int(u32),
+    #[serde(with = "percent_string")]
+    #[schemars(with = "String")]
+    Percent(u32),
+}
+
+mod percent_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v}%"))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let s = String::deserialize(d)?;
+        s.trim_end_matches('%').parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Every environment of the fleet, resolved.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResolvedFleet {
+    pub name: String,
+    pub description: Option<String>,
+    /// In manifest order.
+    pub environments: Vec<ResolvedEnvironment>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResolvedEnvironment {
+    pub name: String,
+    pub namespace: String,
+    pub cluster: Option<String>,
+    /// Empty for a single-region environment; otherwise one output tree per region.
+    pub regions: Vec<String>,
+    pub primary_region: Option<String>,
+    pub promote_from: Option<String>,
+    pub delivery: Delivery,
+    pub mesh: Mesh,
+    /// In dependency order: a capability comes after everything it depends on;
+    /// ties are broken by name, so the order is stable.
+    pub capabilities: Vec<ResolvedCapability>,
+    /// Every class some capability of this environment uses, by name.
+    pub classes: BTreeMap<String, ClassSpec>,
+}
+
+impl ResolvedEnvironment {
+    /// The output trees of this environment: one per region, or one without a region.
+    pub fn contexts(&self, fleet: &str) -> Vec<EnvContext> {
+        let regions: Vec<Option<String>> = if self.regions.is_empty() {
+            vec![None]
+        } else {
+            self.regions.iter().cloned().map(Some).collect()
+        };
+        regions
+            .into_iter()
+            .map(|region| EnvContext {
+                fleet: fleet.to_string(),
+                environment: self.name.clone(),
+                namespace: self.namespace.clone(),
+                region,
+                cluster: self.cluster.clone(),
+                delivery: self.delivery,
+                mesh: self.mesh,
+            })
+            .collect()
+    }
+}
+
+/// What every unit of one output tree (environment, region) shares. Part of every
+/// derivation of that tree, so changing it re-renders the whole tree.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvContext {
+    pub fleet: String,
+    pub environment: String,
+    pub namespace: String,
+    pub region: Option<String>,
+    pub cluster: Option<String>,
+    pub delivery: Delivery,
+    pub mesh: Mesh,
+}
+
+impl EnvContext {
+    /// `dev`, or `prod/eu-west-1`: the directory of this tree under the output root.
+    pub fn dir(&self) -> String {
+        match &self.region {
+            Some(region) => format!("{}/{}", self.environment, region),
+            None => self.environment.clone(),
+        }
+    }
+}
+
+/// One capability in one environment, with every setting decided.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedCapability {
+    pub name: String,
+    /// The capability's version: from its file name (`1.4.0.ikanos.yml`), else `info.version`.
+    pub version: String,
+    pub label: Option<String>,
+    pub description: Option<String>,
+    pub engine: EngineRef,
+    pub class: ClassSpec,
+    /// Replica floor: the HPA's `minReplicas`, or the fixed count when the class has no HPA.
+    pub replicas: u32,
+    pub rollout: RolloutSpec,
+    pub observability: ObservabilitySpec,
+    pub autoscaling_metric: AutoscalingMetric,
+    pub exposes: Vec<ExposeSpec>,
+    pub binds: Vec<BindSpec>,
+    /// Names of the capabilities this one calls (sorted).
+    pub depends_on: Vec<String>,
+    /// Names of the capabilities that call this one (sorted).
+    pub dependents: Vec<String>,
+    pub gateway: GatewaySpec,
+    pub document: DeployedDocument,
+}
+
+impl ResolvedCapability {
+    pub fn control(&self) -> Option<&ExposeSpec> {
+        self.exposes.iter().find(|e| e.kind == ExposeKind::Control)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EngineRef {
+    pub image: String,
+    pub version: String,
+}
+
+impl EngineRef {
+    /// `image:tag`, or `image@sha256:…` when the version is a digest.
+    pub fn reference(&self) -> String {
+        if self.version.starts_with("sha256:") {
+            format!("{}@{}", self.image, self.version)
+        } else {
+            format!("{}:{}", self.image, self.version)
+        }
+    }
+}
+
+/// A resource tier, the shape of Naftiko's `CapabilityClass` spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassSpec {
+    pub name: String,
+    pub resources: Resources,
+    /// `None` when autoscaling is disabled for the class.
+    pub hpa: Option<HpaSpec>,
+    pub disruption: DisruptionSpec,
+    pub resilience: ResilienceSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Resources {
+    pub requests: ResourceList,
+    pub limits: ResourceList,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourceList {
+    pub cpu: Quantity,
+    pub memory: Quantity,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HpaSpec {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub target_requests_per_second: u32,
+    #[serde(rename = "targetCPUUtilizationPercentage")]
+    pub target_cpu_utilization_percentage: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisruptionSpec {
+    pub max_unavailable: IntOrPercent,
+}
+
+/// Resilience4j-style settings, applied by meshes (and by the engine where it supports them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResilienceSpec {
+    pub timeout: Duration,
+    pub circuit_breaker: CircuitBreakerSpec,
+    pub retry: RetrySpec,
+    pub bulkhead: BulkheadSpec,
+    pub rate_limit: RateLimitSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CircuitBreakerSpec {
+    pub failure_rate_threshold: Percent,
+    pub sliding_window_size: u32,
+    pub wait_duration_in_open_state: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetrySpec {
+    pub max_attempts: u32,
+    pub wait_duration: Duration,
+    pub retry_on_status_at_least: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkheadSpec {
+    pub max_concurrent_calls: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitSpec {
+    pub limit_for_period: u32,
+    pub limit_refresh_period: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    pub strategy: Strategy,
+    /// Traffic percentages of a canary, in order; the last is 100.
+    pub steps: Vec<f64>,
+    pub max_surge: IntOrPercent,
+    pub max_unavailable: IntOrPercent,
+    pub auto_promote: bool,
+    pub analysis: AnalysisSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisSpec {
+    pub max_error_rate: Percent,
+    pub max_latency_p99: Duration,
+    pub interval: Duration,
+    pub count: u32,
+    pub failure_limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservabilitySpec {
+    /// OTLP endpoint for traces; `None` leaves tracing to the document.
+    pub tracing_endpoint: Option<String>,
+    pub tracing_sampling: f64,
+    pub slo_availability: Percent,
+    pub slo_latency_p99: Duration,
+}
+
+/// One server adapter of the capability that listens on a port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExposeSpec {
+    pub kind: ExposeKind,
+    /// Kubernetes port name: the kind, numbered when a kind appears twice (`rest`, `rest-2`).
+    pub port_name: String,
+    pub port: u16,
+    /// The Ikanos namespace of the adapter (control exposes have none).
+    pub namespace: Option<String>,
+}
+
+/// Where one bind namespace's values come from in this environment. Only references:
+/// never a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BindSpec {
+    pub namespace: String,
+    /// Environment variable name → key in the provider's secret.
+    pub keys: BTreeMap<String, String>,
+    pub source: BindSource,
+}
+
+impl BindSpec {
+    /// The Kubernetes Secret the container reads this bind from, and for each variable
+    /// the key inside that Secret.
+    pub fn secret_name(&self, capability: &str) -> String {
+        match &self.source {
+            BindSource::Secret { name } => name.clone(),
+            _ => format!("{capability}-bind-{}", self.namespace),
+        }
+    }
+
+    /// The key in [`Self::secret_name`] that holds `variable`: an existing Secret keeps
+    /// the provider's key names; a Secret Skipper has produced uses the variable names.
+    pub fn secret_key<'a>(&'a self, variable: &'a str) -> &'a str {
+        match &self.source {
+            BindSource::Secret { .. } => self.keys.get(variable).map_or(variable, String::as_str),
+            _ => variable,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum BindSource {
+    /// An existing Kubernetes Secret (`k8s-secret://NAME`).
+    Secret { name: String },
+    /// A path in one of the fleet's secret stores (rendered as an ExternalSecret).
+    Store {
+        store: String,
+        provider: String,
+        path: String,
+    },
+    /// Another provider URI (`vault://…`), resolved by the secrets target.
+    Location { uri: String },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    pub rest_path: Option<String>,
+    pub mcp: bool,
+}
+
+/// The capability document as deployed: the entry document and every file it imports,
+/// rewritten for a pod (bind locations removed, listening addresses opened).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedDocument {
+    /// Path of the entry document, relative to the mount root (`registry.ikanos.yml`).
+    pub entry: String,
+    /// Every file, sorted by path; paths are relative to the mount root and use `/`.
+    pub files: Vec<DocumentFile>,
+    /// BLAKE3 over the paths and contents of `files`.
+    pub hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DocumentFile {
+    pub path: String,
+    pub content: String,
+}

@@ -1,0 +1,381 @@
+//! Resolution: defaults → capability → environment → per-capability override, with the
+//! class chosen by the result, into one [`ResolvedCapability`] per environment.
+
+mod binds;
+mod checks;
+mod classes;
+
+pub use classes::{BASE_CLASS, ClassTable};
+
+use crate::capdoc::{CapabilityDocument, DEFAULT_CONTROL_PORT, deployed_document};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::graph::FleetGraph;
+use crate::manifest::{CapabilityDecl, EnvironmentDecl, Manifest, Settings};
+use crate::model::*;
+use crate::source::{SourceMap, Spanned};
+use crate::stdlib::Stdlib;
+use std::collections::BTreeMap;
+
+/// A capability's document as loaded for this build.
+#[derive(Clone, Debug)]
+pub struct LoadedDocument {
+    pub document: CapabilityDocument,
+    /// From the file name, else `info.version`, else `0.0.0-<hash>`.
+    pub version: String,
+}
+
+/// Per-capability facts that do not depend on the environment.
+struct Prepared {
+    exposes: Vec<ExposeSpec>,
+    document: DeployedDocument,
+}
+
+pub fn resolve(
+    manifest: &Manifest,
+    stdlib: &Stdlib,
+    documents: &BTreeMap<String, LoadedDocument>,
+    graph: &FleetGraph,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Option<ResolvedFleet> {
+    let mut classes = ClassTable::new(manifest, stdlib);
+    checks::references(manifest, &classes, documents, diags);
+    // Every declared class is checked, used or not: a broken class is a latent bug.
+    for class in &manifest.classes {
+        classes.spec(&class.name.value, diags);
+    }
+    let mut prepared = BTreeMap::new();
+    for (name, loaded) in documents {
+        if let Some(p) = prepare(name, &loaded.document, sources, diags) {
+            prepared.insert(name.as_str(), p);
+        }
+    }
+    let order = graph.topological_order();
+    let mut environments = Vec::new();
+    for env in &manifest.environments {
+        let mut capabilities = Vec::new();
+        let mut env_classes = BTreeMap::new();
+        for name in &order {
+            let (Some(decl), Some(loaded), Some(prep)) = (
+                manifest.capability(name),
+                documents.get(name),
+                prepared.get(name.as_str()),
+            ) else {
+                continue;
+            };
+            let input = CapabilityInput {
+                manifest,
+                stdlib,
+                env,
+                decl,
+                loaded,
+                prepared: prep,
+                graph,
+            };
+            if let Some(cap) = resolve_capability(&input, &mut classes, diags) {
+                env_classes.insert(cap.class.name.clone(), cap.class.clone());
+                capabilities.push(cap);
+            }
+        }
+        let env_settings = layered(&[&stdlib.defaults, &manifest.defaults, &env.settings]);
+        environments.push(ResolvedEnvironment {
+            name: env.name.value.clone(),
+            namespace: env.namespace.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
+            cluster: env.cluster.as_ref().map(|c| c.value.clone()),
+            regions: env.regions.iter().map(|r| r.value.clone()).collect(),
+            primary_region: env
+                .failover_primary
+                .as_ref()
+                .map(|p| p.value.clone())
+                .or_else(|| env.regions.first().map(|r| r.value.clone())),
+            promote_from: env.promote_from.as_ref().map(|p| p.value.clone()),
+            delivery: value(&env_settings.delivery, Delivery::Manifests),
+            mesh: value(&env_settings.mesh, Mesh::Native),
+            capabilities,
+            classes: env_classes,
+        });
+    }
+    if diags.has_errors() {
+        return None;
+    }
+    Some(ResolvedFleet {
+        name: manifest.fleet.name.value.clone(),
+        description: manifest.fleet.description.as_ref().map(|d| d.value.clone()),
+        environments,
+    })
+}
+
+fn layered(layers: &[&Settings]) -> Settings {
+    let mut merged = Settings::default();
+    for layer in layers {
+        merged.merge(layer);
+    }
+    merged
+}
+
+/// The value a layer chain settled on. The stdlib sets every field, so the fallback is
+/// only reached if the stdlib itself is broken (which its own test catches).
+fn value<T: Clone>(field: &Option<Spanned<T>>, fallback: T) -> T {
+    field.as_ref().map_or(fallback, |s| s.value.clone())
+}
+
+/// Exposes with ports and names, port clashes, the control adapter, the deployed copy.
+fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mut Diagnostics) -> Option<Prepared> {
+    let mut ok = true;
+    let mut by_port: BTreeMap<u16, &crate::capdoc::DocumentExpose> = BTreeMap::new();
+    for expose in &doc.exposes {
+        let Some(port) = &expose.port else { continue };
+        if let Some(first) = by_port.get(&port.value) {
+            ok = false;
+            let first_span = first.port.as_ref().map_or(first.span, |p| p.span);
+            diags.push(
+                Diagnostic::error(
+                    "skipper::port-clash",
+                    format!("two adapters of `{name}` listen on port {}", port.value),
+                )
+                .label(port.span, format!("{} adapter on {}", expose.kind, port.value))
+                .label(
+                    first_span,
+                    format!("{} adapter already listens on {}", first.kind, port.value),
+                )
+                .help("each adapter of a capability needs its own port"),
+            );
+        } else {
+            by_port.insert(port.value, expose);
+        }
+    }
+    let mut seen_binds: BTreeMap<&str, &crate::capdoc::DocumentBind> = BTreeMap::new();
+    for bind in &doc.binds {
+        if let Some(first) = seen_binds.insert(bind.namespace.value.as_str(), bind) {
+            ok = false;
+            diags.push(
+                Diagnostic::error(
+                    "skipper::duplicate-bind",
+                    format!(
+                        "bind namespace `{}` is declared twice in `{name}`",
+                        bind.namespace.value
+                    ),
+                )
+                .label(bind.namespace.span, "declared again here")
+                .label(first.namespace.span, "first declared here")
+                .help("merge the two binds' keys into one entry"),
+            );
+        }
+    }
+    for expose in doc.exposes.iter().filter(|e| e.stdio) {
+        diags.push(
+            Diagnostic::warning(
+                "skipper::stdio-expose",
+                format!("the MCP adapter of `{name}` uses stdio, which nothing can reach in a pod"),
+            )
+            .label(expose.span, "transport: stdio")
+            .help("use `transport: http` with a `port` to serve MCP from the cluster"),
+        );
+    }
+    let has_control = doc.exposes.iter().any(|e| e.kind == ExposeKind::Control);
+    let add_control = (!has_control).then(|| {
+        let port = (DEFAULT_CONTROL_PORT..u16::MAX)
+            .find(|p| !by_port.contains_key(p))
+            .unwrap_or(DEFAULT_CONTROL_PORT);
+        diags.push(
+            Diagnostic::warning(
+                "skipper::control-port-added",
+                format!("`{name}` has no control adapter; Skipper adds one on port {port}"),
+            )
+            .label(doc.capability_span, "no `type: control` expose in this capability")
+            .help(format!(
+                "declare it to choose the port: `- type: control` with `port: {port}` under `capability.exposes`"
+            )),
+        );
+        port
+    });
+    let mut counts: BTreeMap<ExposeKind, usize> = BTreeMap::new();
+    let mut exposes: Vec<ExposeSpec> = Vec::new();
+    for expose in &doc.exposes {
+        let Some(port) = &expose.port else { continue };
+        let n = counts.entry(expose.kind).or_default();
+        *n += 1;
+        exposes.push(ExposeSpec {
+            kind: expose.kind,
+            port_name: if *n == 1 {
+                expose.kind.to_string()
+            } else {
+                format!("{}-{n}", expose.kind)
+            },
+            port: port.value,
+            namespace: expose.namespace.as_ref().map(|n| n.value.clone()),
+        });
+    }
+    if let Some(port) = add_control {
+        exposes.push(ExposeSpec {
+            kind: ExposeKind::Control,
+            port_name: "control".into(),
+            port,
+            namespace: None,
+        });
+    }
+    ok.then(|| Prepared {
+        exposes,
+        document: deployed_document(doc, sources, add_control),
+    })
+}
+
+struct CapabilityInput<'a> {
+    manifest: &'a Manifest,
+    stdlib: &'a Stdlib,
+    env: &'a EnvironmentDecl,
+    decl: &'a CapabilityDecl,
+    loaded: &'a LoadedDocument,
+    prepared: &'a Prepared,
+    graph: &'a FleetGraph,
+}
+
+fn resolve_capability(
+    input: &CapabilityInput,
+    classes: &mut ClassTable,
+    diags: &mut Diagnostics,
+) -> Option<ResolvedCapability> {
+    let CapabilityInput {
+        manifest,
+        stdlib,
+        env,
+        decl,
+        loaded,
+        prepared,
+        graph,
+    } = input;
+    let name = decl.name.value.as_str();
+    let over = env.overrides.iter().find(|o| o.capability.value == name);
+    let empty = Settings::default();
+    let s = layered(&[
+        &stdlib.defaults,
+        &manifest.defaults,
+        &decl.settings,
+        &env.settings,
+        over.map_or(&empty, |o| &o.settings),
+    ]);
+    let class_name = value(&s.class, BASE_CLASS.to_string());
+    let class = classes.spec(&class_name, diags)?;
+
+    let replicas = match (&class.hpa, &s.replicas) {
+        (Some(hpa), Some(r)) if r.value > hpa.max_replicas => {
+            diags.push(
+                Diagnostic::error("skipper::replicas-above-max", format!("`{name}` asks for {} replicas in `{}`, above class `{}`'s hpa.maxReplicas {}", r.value, env.name.value, class.name, hpa.max_replicas))
+                    .label(r.span, format!("{} replicas", r.value))
+                    .help(format!("with autoscaling, `replicas` is the floor: choose at most {}, or a class with a higher maxReplicas", hpa.max_replicas)),
+            );
+            return None;
+        }
+        (Some(hpa), r) => hpa.min_replicas.max(r.as_ref().map_or(0, |r| r.value)),
+        (None, r) => r.as_ref().map_or(1, |r| r.value),
+    };
+
+    let rollout = rollout(name, &s, diags)?;
+    let binds = binds::resolve_binds(manifest, env, over, decl, &loaded.document, diags)?;
+    Some(ResolvedCapability {
+        name: name.to_string(),
+        version: loaded.version.clone(),
+        label: loaded.document.display.as_ref().map(|d| d.value.clone()),
+        description: loaded.document.description.as_ref().map(|d| d.value.clone()),
+        engine: EngineRef {
+            image: value(&s.engine_image, String::new()),
+            version: value(&s.engine_version, String::new()),
+        },
+        class,
+        replicas,
+        rollout,
+        observability: ObservabilitySpec {
+            tracing_endpoint: s.tracing_endpoint.as_ref().map(|e| e.value.clone()),
+            tracing_sampling: value(&s.tracing_sampling, 0.1),
+            slo_availability: value(&s.slo_availability, crate::units::Percent(99.9)),
+            slo_latency_p99: value(&s.slo_latency_p99, crate::units::Duration::from_millis(500)),
+        },
+        autoscaling_metric: value(&s.autoscaling_metric, AutoscalingMetric::Cpu),
+        exposes: prepared.exposes.clone(),
+        binds,
+        depends_on: graph.dependencies(name),
+        dependents: graph.dependents(name),
+        gateway: GatewaySpec {
+            rest_path: decl.expose.rest_path.as_ref().map(|p| p.value.clone()),
+            mcp: decl.expose.mcp.as_ref().map_or_else(
+                || prepared.exposes.iter().any(|e| e.kind == ExposeKind::Mcp),
+                |m| m.value,
+            ),
+        },
+        document: prepared.document.clone(),
+    })
+}
+
+fn rollout(name: &str, s: &Settings, diags: &mut Diagnostics) -> Option<RolloutSpec> {
+    let mut ok = true;
+    let steps: Vec<f64> = s
+        .steps
+        .as_ref()
+        .map(|st| st.value.iter().map(|p| p.value).collect())
+        .unwrap_or_default();
+    if let Some(st) = &s.steps {
+        let mut previous = 0.0;
+        for step in &st.value {
+            if step.value <= previous {
+                ok = false;
+                diags.push(
+                    Diagnostic::error(
+                        "skipper::invalid-steps",
+                        format!("canary steps of `{name}` must increase, and each be above 0"),
+                    )
+                    .label(step.span, format!("{}% after {}%", step.value, previous))
+                    .help("list traffic percentages in increasing order, e.g. `[10, 50, 100]`"),
+                );
+                break;
+            }
+            previous = step.value;
+        }
+        if st.value.is_empty() {
+            ok = false;
+            diags.push(
+                Diagnostic::error("skipper::invalid-steps", format!("canary steps of `{name}` are empty"))
+                    .label(st.span, "no steps")
+                    .help("list traffic percentages, e.g. `[10, 50, 100]`"),
+            );
+        }
+    }
+    let count = value(&s.analysis_count, 5);
+    let failure_limit = value(&s.analysis_failure_limit, 1);
+    if failure_limit >= count {
+        ok = false;
+        let mut d = Diagnostic::error(
+            "skipper::analysis-never-fails",
+            format!(
+                "the analysis of `{name}` tolerates {failure_limit} failures out of {count} measurements, so it can never fail"
+            ),
+        );
+        for span in [
+            s.analysis_failure_limit.as_ref().map(|f| f.span),
+            s.analysis_count.as_ref().map(|c| c.span),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            d = d.label(span, "");
+        }
+        diags.push(d.help("set `failureLimit` below `count`"));
+    }
+    let mut steps = steps;
+    if steps.last().is_some_and(|l| *l < 100.0) {
+        steps.push(100.0);
+    }
+    ok.then(|| RolloutSpec {
+        strategy: value(&s.strategy, Strategy::Rolling),
+        steps,
+        max_surge: value(&s.max_surge, IntOrPercent::Percent(25)),
+        max_unavailable: value(&s.max_unavailable, IntOrPercent::Int(0)),
+        auto_promote: value(&s.auto_promote, true),
+        analysis: AnalysisSpec {
+            max_error_rate: value(&s.analysis_max_error_rate, crate::units::Percent(1.0)),
+            max_latency_p99: value(&s.analysis_max_latency_p99, crate::units::Duration::from_millis(500)),
+            interval: value(&s.analysis_interval, crate::units::Duration::from_secs(60)),
+            count,
+            failure_limit,
+        },
+    })
+}

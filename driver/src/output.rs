@@ -1,0 +1,201 @@
+//! The output tree: files of every unit placed under `<env>[/<region>]/<dir>/`, a
+//! `kustomization.yaml` in every directory, `skipper.index.json` at the top, written to
+//! a temporary directory and swapped into place in one step.
+
+use crate::BuildError;
+use serde::Serialize;
+use skipper_compiler::derivation::content_hash;
+use skipper_compiler::emit::canonical_yaml;
+use skipper_compiler::index::{FileRecord, INDEX_FILE, Index};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The output tree in memory, before it is written.
+#[derive(Default)]
+pub struct Tree {
+    pub files: BTreeMap<String, TreeFile>,
+}
+
+pub struct TreeFile {
+    pub bytes: Vec<u8>,
+    pub record: FileRecord,
+    /// Listed by the directory's `kustomization.yaml`.
+    pub kubernetes: bool,
+}
+
+impl Tree {
+    pub fn insert(&mut self, path: String, file: TreeFile) -> Result<(), BuildError> {
+        if self.files.contains_key(&path) {
+            return Err(BuildError::Internal(format!("two units write `{path}`")));
+        }
+        self.files.insert(path, file);
+        Ok(())
+    }
+
+    /// Adds a `kustomization.yaml` listing `resources` to `dir`.
+    pub fn add_kustomization(&mut self, dir: &str, resources: Vec<String>) -> Result<(), BuildError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Kustomization {
+            api_version: &'static str,
+            kind: &'static str,
+            resources: Vec<String>,
+        }
+        let text = canonical_yaml(&Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources,
+        })
+        .map_err(|e| BuildError::Internal(e.to_string()))?;
+        let blake3 = content_hash(text.as_bytes());
+        self.insert(
+            format!("{dir}/kustomization.yaml"),
+            TreeFile {
+                record: FileRecord {
+                    unit: None,
+                    derivation: blake3.clone(),
+                    blake3,
+                },
+                bytes: text.into_bytes(),
+                kubernetes: false,
+            },
+        )
+    }
+
+    /// Kustomizations for one output tree (`dev`, or `prod/eu-west-1`): one per unit
+    /// directory listing its Kubernetes files, and one for the tree listing those
+    /// directories (fleet-wide first).
+    pub fn lay_out(&mut self, tree_dir: &str) -> Result<(), BuildError> {
+        let prefix = format!("{tree_dir}/");
+        let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (path, file) in &self.files {
+            let Some(rest) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((dir, name)) = rest.split_once('/') else {
+                continue;
+            };
+            if file.kubernetes && !name.contains('/') {
+                by_dir.entry(dir.to_string()).or_default().push(name.to_string());
+            }
+        }
+        let mut children: Vec<String> = by_dir.keys().cloned().collect();
+        children.sort_by_key(|d| (d != "fleet", d.clone()));
+        for (dir, files) in by_dir {
+            self.add_kustomization(&format!("{tree_dir}/{dir}"), files)?;
+        }
+        self.add_kustomization(tree_dir, children)
+    }
+
+    pub fn index(&self, fleet: &str, units: BTreeMap<String, skipper_compiler::index::UnitRecord>) -> Index {
+        Index {
+            format: skipper_compiler::index::INDEX_FORMAT,
+            fleet: fleet.to_string(),
+            skipper: env!("CARGO_PKG_VERSION").to_string(),
+            units,
+            files: self.files.iter().map(|(p, f)| (p.clone(), f.record.clone())).collect(),
+        }
+    }
+
+    /// Directories that hold at least one file (for checks and carry-over).
+    pub fn top_dirs(&self) -> BTreeSet<String> {
+        self.files
+            .keys()
+            .filter_map(|p| p.split('/').next().map(str::to_string))
+            .collect()
+    }
+}
+
+/// Writes `tree` and its index to `out`, replacing what was there in one atomic step.
+pub fn write_atomically(out: &Path, tree: &Tree, index: &Index) -> Result<(), BuildError> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| BuildError::io("create the output's parent", parent, e))?;
+    let name = out
+        .file_name()
+        .map_or_else(|| "rendered".into(), |n| n.to_string_lossy().to_string());
+    let tmp_prefix = format!(".{name}.tmp-");
+    recover_previous_output(parent, out, &tmp_prefix);
+    remove_stale_temporaries(parent, &tmp_prefix);
+    let tmp = parent.join(format!("{tmp_prefix}{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary directory", &tmp, e))?;
+    }
+    let mut dirs = BTreeSet::new();
+    for (path, file) in &tree.files {
+        let target = tmp.join(path);
+        if let Some(dir) = target.parent() {
+            if dirs.insert(dir.to_path_buf()) {
+                fs::create_dir_all(dir).map_err(|e| BuildError::io("create an output directory", dir, e))?;
+            }
+        }
+        fs::write(&target, &file.bytes).map_err(|e| BuildError::io("write an output file", &target, e))?;
+    }
+    let mut json = serde_json::to_string_pretty(index).map_err(|e| BuildError::Internal(e.to_string()))?;
+    json.push('\n');
+    let index_path = tmp.join(INDEX_FILE);
+    fs::create_dir_all(&tmp).map_err(|e| BuildError::io("create the output directory", &tmp, e))?;
+    fs::write(&index_path, json).map_err(|e| BuildError::io("write the index", &index_path, e))?;
+    swap_into_place(&tmp, out)
+}
+
+/// Puts `tmp` at `out`. On Linux an existing `out` is exchanged with `tmp` in one
+/// `renameat2(RENAME_EXCHANGE)`, so `out` is always a complete tree; the old tree is
+/// then deleted from where `tmp` was.
+fn swap_into_place(tmp: &Path, out: &Path) -> Result<(), BuildError> {
+    if !out.exists() {
+        return fs::rename(tmp, out).map_err(|e| BuildError::io("move the output into place", out, e));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, tmp, CWD, out, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                return fs::remove_dir_all(tmp).map_err(|e| BuildError::io("remove the previous output", tmp, e));
+            }
+            // Some file systems cannot exchange; fall back to two renames below.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {}
+            Err(e) => return Err(BuildError::io("swap the output into place", out, e.into())),
+        }
+    }
+    let old = PathBuf::from(format!("{}-old", tmp.display()));
+    fs::rename(out, &old).map_err(|e| BuildError::io("move the previous output aside", out, e))?;
+    fs::rename(tmp, out).map_err(|e| BuildError::io("move the output into place", out, e))?;
+    fs::remove_dir_all(&old).map_err(|e| BuildError::io("remove the previous output", &old, e))
+}
+
+/// Without `RENAME_EXCHANGE` the swap takes two renames; if a build died between them,
+/// the previous tree waits in `<prefix><pid>-old`: put it back.
+fn recover_previous_output(parent: &Path, out: &Path, prefix: &str) {
+    if out.exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with(prefix) && name.ends_with("-old") && fs::rename(entry.path(), out).is_ok() {
+            return;
+        }
+    }
+}
+
+/// Removes `<prefix><pid>…` entries in `dir` whose process is gone: leftovers of
+/// interrupted builds. Entries of a build that is still running are left alone.
+pub fn remove_stale_temporaries(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let alive =
+            !pid.is_empty() && pid != std::process::id().to_string() && PathBuf::from(format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Planning: every output unit (environment × region × capability-or-fleet × target)
+//! with its derivation hash, and a way to render it on demand.
+
+use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation};
+use skipper_compiler::model::{EnvContext, ResolvedEnvironment, ResolvedFleet};
+use skipper_compiler::target::{Artifact, RenderError, Target};
+use skipper_target_kubernetes::Kubernetes;
+use std::sync::Arc;
+
+type Render<'a> = Box<dyn Fn() -> Result<Rendered, RenderError> + Sync + Send + 'a>;
+
+/// What rendering a unit yields: its files, and its derivation as JSON for the store.
+pub struct Rendered {
+    pub artifacts: Vec<Artifact>,
+    pub derivation_json: String,
+}
+
+pub struct Unit<'a> {
+    /// `dev/registry/kubernetes`, `prod/eu-west-1/fleet/kubernetes`.
+    pub id: String,
+    /// Directory of the unit's files in the output tree: `dev/registry`.
+    pub dir: String,
+    pub environment: String,
+    pub region: Option<String>,
+    pub capability: Option<String>,
+    pub target: &'static str,
+    pub derivation: String,
+    render: Render<'a>,
+}
+
+impl Unit<'_> {
+    pub fn render(&self) -> Result<Rendered, RenderError> {
+        (self.render)()
+    }
+
+    /// Name of the unit's directory in the store: `<derivation>-<env>-<capability>-<target>`.
+    pub fn store_name(&self) -> String {
+        format!("{}-{}", self.derivation, self.id.replace('/', "-"))
+    }
+}
+
+/// Plans every unit of the selected environments (all when `only` is empty).
+pub fn plan<'a>(fleet: &'a ResolvedFleet, stdlib_hash: &'a str, only: &[String]) -> Result<Vec<Unit<'a>>, RenderError> {
+    let mut units = Vec::new();
+    for env in &fleet.environments {
+        if !only.is_empty() && !only.contains(&env.name) {
+            continue;
+        }
+        for ctx in env.contexts(&fleet.name) {
+            let ctx = Arc::new(ctx);
+            // Every target registers here; targets never see each other.
+            add_target(&Kubernetes, &ctx, env, stdlib_hash, &mut units)?;
+        }
+    }
+    Ok(units)
+}
+
+fn add_target<'a, T: Target>(
+    target: &'a T,
+    ctx: &Arc<EnvContext>,
+    env: &'a ResolvedEnvironment,
+    stdlib: &'a str,
+    units: &mut Vec<Unit<'a>>,
+) -> Result<(), RenderError> {
+    let base = ctx.dir();
+    let unit = |dir: String, capability: Option<&str>, derivation: String, render: Render<'a>| Unit {
+        id: format!("{dir}/{}", T::NAME),
+        dir,
+        environment: ctx.environment.clone(),
+        region: ctx.region.clone(),
+        capability: capability.map(str::to_string),
+        target: T::NAME,
+        derivation,
+        render,
+    };
+
+    let fleet_input = Arc::new(target.fleet_input(env));
+    let derivation = Derivation {
+        format: DERIVATION_FORMAT,
+        target: T::NAME,
+        renderer_version: T::VERSION,
+        stdlib,
+        context: ctx,
+        capability: None,
+        input: &*fleet_input,
+    };
+    let hash = derivation
+        .hash()
+        .map_err(RenderError::serialize("a fleet derivation"))?;
+    let (c, i) = (Arc::clone(ctx), Arc::clone(&fleet_input));
+    units.push(unit(
+        format!("{base}/fleet"),
+        None,
+        hash,
+        Box::new(move || {
+            let derivation = Derivation {
+                format: DERIVATION_FORMAT,
+                target: T::NAME,
+                renderer_version: T::VERSION,
+                stdlib,
+                context: &c,
+                capability: None,
+                input: &*i,
+            };
+            Ok(Rendered {
+                artifacts: target.render_fleet(&c, &i)?,
+                derivation_json: derivation
+                    .to_json()
+                    .map_err(RenderError::serialize("a fleet derivation"))?,
+            })
+        }),
+    ));
+
+    for capability in &env.capabilities {
+        let derivation = Derivation {
+            format: DERIVATION_FORMAT,
+            target: T::NAME,
+            renderer_version: T::VERSION,
+            stdlib,
+            context: ctx,
+            capability: Some(&capability.name),
+            input: capability,
+        };
+        let hash = derivation
+            .hash()
+            .map_err(RenderError::serialize("a capability derivation"))?;
+        let c = Arc::clone(ctx);
+        units.push(unit(
+            format!("{base}/{}", capability.name),
+            Some(&capability.name),
+            hash,
+            Box::new(move || {
+                let derivation = Derivation {
+                    format: DERIVATION_FORMAT,
+                    target: T::NAME,
+                    renderer_version: T::VERSION,
+                    stdlib,
+                    context: &c,
+                    capability: Some(&capability.name),
+                    input: capability,
+                };
+                Ok(Rendered {
+                    artifacts: target.render_capability(&c, capability)?,
+                    derivation_json: derivation
+                        .to_json()
+                        .map_err(RenderError::serialize("a capability derivation"))?,
+                })
+            }),
+        ));
+    }
+    Ok(())
+}
