@@ -12,6 +12,9 @@ pub const DERIVATION_FORMAT: u32 = 1;
 #[serde(rename_all = "camelCase")]
 pub struct Derivation<'a, T: Serialize> {
     pub format: u32,
+    /// Skipper's own version: a new release re-renders everything, even where a
+    /// renderer's output changed without its `VERSION` being bumped.
+    pub skipper: &'a str,
     pub target: &'a str,
     pub renderer_version: &'a str,
     /// Hash of the stdlib the model was resolved with.
@@ -35,6 +38,9 @@ impl<T: Serialize> Derivation<'_, T> {
         serde_json::to_string(self)
     }
 }
+
+/// The version every derivation records.
+pub const SKIPPER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// BLAKE3 of some bytes, as lower-case hex.
 pub fn content_hash(bytes: &[u8]) -> String {

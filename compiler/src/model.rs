@@ -69,13 +69,28 @@ words! {
 }
 
 /// An absolute count or a percentage, as Kubernetes' `IntOrString`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum IntOrPercent {
     Int(u32),
     #[serde(with = "percent_string")]
-    #[schemars(with = "String")]
     Percent(u32),
+}
+
+/// Kubernetes' own int-or-string schema: structural, as CRDs require (an `anyOf` of
+/// differently typed branches is not).
+impl JsonSchema for IntOrPercent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "IntOrPercent".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "x-kubernetes-int-or-string": true })
+    }
 }
 
 mod percent_string {
@@ -93,6 +108,7 @@ mod percent_string {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResolvedFleet {
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// In manifest order.
     pub environments: Vec<ResolvedEnvironment>,
@@ -102,10 +118,13 @@ pub struct ResolvedFleet {
 pub struct ResolvedEnvironment {
     pub name: String,
     pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     /// Empty for a single-region environment; otherwise one output tree per region.
     pub regions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_from: Option<String>,
     pub delivery: Delivery,
     pub mesh: Mesh,
@@ -147,7 +166,9 @@ pub struct EnvContext {
     pub fleet: String,
     pub environment: String,
     pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     pub delivery: Delivery,
     pub mesh: Mesh,
@@ -170,7 +191,9 @@ pub struct ResolvedCapability {
     pub name: String,
     /// The capability's version: from its file name (`1.4.0.ikanos.yml`), else `info.version`.
     pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub engine: EngineRef,
     pub class: ClassSpec,
@@ -219,6 +242,7 @@ pub struct ClassSpec {
     pub name: String,
     pub resources: Resources,
     /// `None` when autoscaling is disabled for the class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa: Option<HpaSpec>,
     pub disruption: DisruptionSpec,
     pub resilience: ResilienceSpec,
@@ -318,6 +342,7 @@ pub struct AnalysisSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ObservabilitySpec {
     /// OTLP endpoint for traces; `None` leaves tracing to the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing_endpoint: Option<String>,
     pub tracing_sampling: f64,
     pub slo_availability: Percent,
@@ -333,6 +358,7 @@ pub struct ExposeSpec {
     pub port_name: String,
     pub port: u16,
     /// The Ikanos namespace of the adapter (control exposes have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
 
@@ -368,7 +394,7 @@ impl BindSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase")]
 pub enum BindSource {
     /// An existing Kubernetes Secret (`k8s-secret://NAME`).
     Secret { name: String },
@@ -385,6 +411,7 @@ pub enum BindSource {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewaySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_path: Option<String>,
     pub mcp: bool,
 }

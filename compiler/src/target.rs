@@ -64,7 +64,7 @@ pub trait Target: Sync {
     const VERSION: &'static str;
 
     /// The part of an environment the fleet-wide unit of this target reads.
-    type FleetInput: Serialize;
+    type FleetInput: Serialize + Send + Sync;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> Self::FleetInput;
 

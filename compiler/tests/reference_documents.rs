@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 
 fn reference_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/naftiko");
-    assert!(dir.is_dir(), "the reference data must sit beside the checkout at {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "the reference data must sit beside the checkout at {}",
+        dir.display()
+    );
     std::path::absolute(dir).unwrap()
 }
 
@@ -43,15 +47,33 @@ fn every_reference_capability_document_loads_without_a_diagnostic() {
         let mut sources = SourceMap::new();
         let mut diags = Diagnostics::new();
         let root = path.parent().unwrap().to_path_buf();
-        let mut loader = CapabilityLoader { sources: &mut sources, diags: &mut diags, root: &root };
+        let mut loader = CapabilityLoader {
+            sources: &mut sources,
+            diags: &mut diags,
+            root: &root,
+        };
         let doc = loader.load(&path, Span::new(skipper_compiler::source::SourceId(0), 0, 0));
-        let report = render_human(diags.iter(), &sources, RenderOptions { ascii: true, ..Default::default() });
+        let report = render_human(
+            diags.iter(),
+            &sources,
+            RenderOptions {
+                ascii: true,
+                ..Default::default()
+            },
+        );
         assert!(diags.is_empty(), "{}:\n{report}", path.display());
         let doc = doc.expect("loaded");
-        assert!(!doc.exposes.is_empty() || !doc.consumes.is_empty(), "{}", path.display());
+        assert!(
+            !doc.exposes.is_empty() || !doc.consumes.is_empty(),
+            "{}",
+            path.display()
+        );
         loaded += 1;
     }
-    assert_eq!(loaded, 14, "11 tutorial steps, 2 control documents, 1 observability document");
+    assert_eq!(
+        loaded, 14,
+        "11 tutorial steps, 2 control documents, 1 observability document"
+    );
 }
 
 #[test]
@@ -60,13 +82,27 @@ fn the_full_tutorial_capability_is_typed_as_the_engine_sees_it() {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
     let root = path.parent().unwrap().to_path_buf();
-    let mut loader = CapabilityLoader { sources: &mut sources, diags: &mut diags, root: &root };
-    let doc = loader.load(&path, Span::new(skipper_compiler::source::SourceId(0), 0, 0)).unwrap();
+    let mut loader = CapabilityLoader {
+        sources: &mut sources,
+        diags: &mut diags,
+        root: &root,
+    };
+    let doc = loader
+        .load(&path, Span::new(skipper_compiler::source::SourceId(0), 0, 0))
+        .unwrap();
     let binds: Vec<&str> = doc.binds.iter().map(|b| b.namespace.value.as_str()).collect();
     assert_eq!(binds, ["registry-env", "dockyard-env"]);
-    let ports: Vec<u16> = doc.exposes.iter().filter_map(|e| e.port.as_ref().map(|p| p.value)).collect();
+    let ports: Vec<u16> = doc
+        .exposes
+        .iter()
+        .filter_map(|e| e.port.as_ref().map(|p| p.value))
+        .collect();
     assert_eq!(ports, [3001, 3003, 3002]);
     let consumes: Vec<&str> = doc.consumes.iter().map(|c| c.namespace.value.as_str()).collect();
     assert_eq!(consumes, ["registry", "legacy"], "both imports resolved");
-    assert_eq!(doc.files.len(), 3, "the document and its two imports; the secrets file is not an import");
+    assert_eq!(
+        doc.files.len(),
+        3,
+        "the document and its two imports; the secrets file is not an import"
+    );
 }

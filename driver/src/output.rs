@@ -97,14 +97,6 @@ impl Tree {
             files: self.files.iter().map(|(p, f)| (p.clone(), f.record.clone())).collect(),
         }
     }
-
-    /// Directories that hold at least one file (for checks and carry-over).
-    pub fn top_dirs(&self) -> BTreeSet<String> {
-        self.files
-            .keys()
-            .filter_map(|p| p.split('/').next().map(str::to_string))
-            .collect()
-    }
 }
 
 /// Writes `tree` and its index to `out`, replacing what was there in one atomic step.

@@ -1,7 +1,7 @@
 //! Planning: every output unit (environment × region × capability-or-fleet × target)
 //! with its derivation hash, and a way to render it on demand.
 
-use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation};
+use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation, SKIPPER_VERSION};
 use skipper_compiler::model::{EnvContext, ResolvedEnvironment, ResolvedFleet};
 use skipper_compiler::target::{Artifact, RenderError, Target};
 use skipper_target_kubernetes::Kubernetes;
@@ -55,6 +55,25 @@ pub fn plan<'a>(fleet: &'a ResolvedFleet, stdlib_hash: &'a str, only: &[String])
     Ok(units)
 }
 
+/// The derivation of one unit of target `T`.
+fn derivation<'b, T: Target, I: serde::Serialize>(
+    stdlib: &'b str,
+    context: &'b EnvContext,
+    capability: Option<&'b str>,
+    input: &'b I,
+) -> Derivation<'b, I> {
+    Derivation {
+        format: DERIVATION_FORMAT,
+        skipper: SKIPPER_VERSION,
+        target: T::NAME,
+        renderer_version: T::VERSION,
+        stdlib,
+        context,
+        capability,
+        input,
+    }
+}
+
 fn add_target<'a, T: Target>(
     target: &'a T,
     ctx: &Arc<EnvContext>,
@@ -74,79 +93,36 @@ fn add_target<'a, T: Target>(
         render,
     };
 
-    let fleet_input = Arc::new(target.fleet_input(env));
-    let derivation = Derivation {
-        format: DERIVATION_FORMAT,
-        target: T::NAME,
-        renderer_version: T::VERSION,
-        stdlib,
-        context: ctx,
-        capability: None,
-        input: &*fleet_input,
-    };
-    let hash = derivation
+    let input = Arc::new(target.fleet_input(env));
+    let hash = derivation::<T, _>(stdlib, ctx, None, &*input)
         .hash()
-        .map_err(RenderError::serialize("a fleet derivation"))?;
-    let (c, i) = (Arc::clone(ctx), Arc::clone(&fleet_input));
-    units.push(unit(
-        format!("{base}/fleet"),
-        None,
-        hash,
-        Box::new(move || {
-            let derivation = Derivation {
-                format: DERIVATION_FORMAT,
-                target: T::NAME,
-                renderer_version: T::VERSION,
-                stdlib,
-                context: &c,
-                capability: None,
-                input: &*i,
-            };
-            Ok(Rendered {
-                artifacts: target.render_fleet(&c, &i)?,
-                derivation_json: derivation
-                    .to_json()
-                    .map_err(RenderError::serialize("a fleet derivation"))?,
-            })
-        }),
-    ));
+        .map_err(RenderError::serialize("a derivation"))?;
+    let c = Arc::clone(ctx);
+    let render: Render<'a> = Box::new(move || {
+        Ok(Rendered {
+            artifacts: target.render_fleet(&c, &input)?,
+            derivation_json: derivation::<T, _>(stdlib, &c, None, &*input)
+                .to_json()
+                .map_err(RenderError::serialize("a derivation"))?,
+        })
+    });
+    units.push(unit(format!("{base}/fleet"), None, hash, render));
 
     for capability in &env.capabilities {
-        let derivation = Derivation {
-            format: DERIVATION_FORMAT,
-            target: T::NAME,
-            renderer_version: T::VERSION,
-            stdlib,
-            context: ctx,
-            capability: Some(&capability.name),
-            input: capability,
-        };
-        let hash = derivation
+        let name = Some(capability.name.as_str());
+        let hash = derivation::<T, _>(stdlib, ctx, name, capability)
             .hash()
-            .map_err(RenderError::serialize("a capability derivation"))?;
+            .map_err(RenderError::serialize("a derivation"))?;
         let c = Arc::clone(ctx);
-        units.push(unit(
-            format!("{base}/{}", capability.name),
-            Some(&capability.name),
-            hash,
-            Box::new(move || {
-                let derivation = Derivation {
-                    format: DERIVATION_FORMAT,
-                    target: T::NAME,
-                    renderer_version: T::VERSION,
-                    stdlib,
-                    context: &c,
-                    capability: Some(&capability.name),
-                    input: capability,
-                };
-                Ok(Rendered {
-                    artifacts: target.render_capability(&c, capability)?,
-                    derivation_json: derivation
-                        .to_json()
-                        .map_err(RenderError::serialize("a capability derivation"))?,
-                })
-            }),
-        ));
+        let render: Render<'a> = Box::new(move || {
+            Ok(Rendered {
+                artifacts: target.render_capability(&c, capability)?,
+                derivation_json: derivation::<T, _>(stdlib, &c, name, capability)
+                    .to_json()
+                    .map_err(RenderError::serialize("a derivation"))?,
+            })
+        });
+        units.push(unit(format!("{base}/{}", capability.name), name, hash, render));
     }
     Ok(())
 }

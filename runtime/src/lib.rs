@@ -41,9 +41,15 @@ pub struct Drift {
 impl RenderedTree {
     pub fn open(root: &Path) -> Result<Self, RuntimeError> {
         let path = root.join(INDEX_FILE);
-        let bytes = std::fs::read(&path).map_err(|source| RuntimeError::Read { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| RuntimeError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let index = serde_json::from_slice(&bytes).map_err(|source| RuntimeError::Index { path, source })?;
-        Ok(RenderedTree { root: root.to_path_buf(), index })
+        Ok(RenderedTree {
+            root: root.to_path_buf(),
+            index,
+        })
     }
 
     /// Every file whose content differs from what the build recorded.
@@ -65,7 +71,11 @@ impl RenderedTree {
     /// Files of one environment (`dev`, or `prod/eu-west-1`), in index order.
     pub fn files_of<'a>(&'a self, tree: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         let prefix = format!("{tree}/");
-        self.index.files.keys().filter(move |p| p.starts_with(&prefix)).map(String::as_str)
+        self.index
+            .files
+            .keys()
+            .filter(move |p| p.starts_with(&prefix))
+            .map(String::as_str)
     }
 }
 
@@ -80,10 +90,25 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("dev/app")).unwrap();
         std::fs::write(dir.path().join("dev/app/a.yaml"), "a: 1\n").unwrap();
         std::fs::write(dir.path().join("dev/app/b.yaml"), "b: 1\n").unwrap();
-        let mut index = Index { format: 1, fleet: "f".into(), ..Index::default() };
-        for (path, text) in [("dev/app/a.yaml", "a: 1\n"), ("dev/app/b.yaml", "b: 1\n"), ("dev/app/gone.yaml", "")] {
+        let mut index = Index {
+            format: 1,
+            fleet: "f".into(),
+            ..Index::default()
+        };
+        for (path, text) in [
+            ("dev/app/a.yaml", "a: 1\n"),
+            ("dev/app/b.yaml", "b: 1\n"),
+            ("dev/app/gone.yaml", ""),
+        ] {
             let blake3 = content_hash(text.as_bytes());
-            index.files.insert(path.into(), FileRecord { unit: None, derivation: blake3.clone(), blake3 });
+            index.files.insert(
+                path.into(),
+                FileRecord {
+                    unit: None,
+                    derivation: blake3.clone(),
+                    blake3,
+                },
+            );
         }
         std::fs::write(dir.path().join(INDEX_FILE), serde_json::to_string(&index).unwrap()).unwrap();
         std::fs::write(dir.path().join("dev/app/b.yaml"), "b: 2\n").unwrap();

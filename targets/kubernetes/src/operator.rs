@@ -1,0 +1,106 @@
+//! Operator mode: the `Capability` resource that stands for a capability's workload, and
+//! the way back — so the operator rebuilds the resolved capability from the resource and
+//! renders it with this same crate (one renderer, two delivery modes).
+
+use crate::crd::{
+    Capability, CapabilityClass, CapabilityClassSpec, CapabilityInfo, CapabilitySpec, DocumentItem, DocumentRef,
+    SpecRef,
+};
+use crate::labels::{capability_labels, fleet_labels};
+use crate::workload::{document_config_map_name, document_items, document_key_of_entry};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use skipper_compiler::model::{ClassSpec, DeployedDocument, EnvContext, ResolvedCapability};
+
+pub fn capability_resource(ctx: &EnvContext, cap: &ResolvedCapability) -> Capability {
+    let spec = CapabilitySpec {
+        info: CapabilityInfo {
+            label: cap.label.clone(),
+            description: cap.description.clone(),
+        },
+        spec_ref: SpecRef {
+            config_map: document_config_map_name(&cap.name),
+            key: document_key_of_entry(&cap.document),
+        },
+        document: DocumentRef {
+            entry: cap.document.entry.clone(),
+            hash: cap.document.hash.clone(),
+            items: document_items(&cap.document)
+                .into_iter()
+                .map(|(key, path)| DocumentItem { key, path })
+                .collect(),
+        },
+        version: cap.version.clone(),
+        engine: cap.engine.clone(),
+        class: cap.class.name.clone(),
+        replicas: cap.replicas,
+        rollout: cap.rollout.clone(),
+        observability: cap.observability.clone(),
+        autoscaling_metric: cap.autoscaling_metric,
+        exposes: cap.exposes.clone(),
+        binds: cap.binds.clone(),
+        depends_on: cap.depends_on.clone(),
+        dependents: cap.dependents.clone(),
+        gateway: cap.gateway.clone(),
+    };
+    let mut resource = Capability::new(&cap.name, spec);
+    resource.metadata.namespace = Some(ctx.namespace.clone());
+    resource.metadata.labels = Some(capability_labels(ctx, cap));
+    resource
+}
+
+/// Rebuilds the resolved capability from its resource, the document read from the
+/// ConfigMap the resource names, and the class it names.
+pub fn capability_from_resource(
+    resource: &Capability,
+    document: DeployedDocument,
+    class: ClassSpec,
+) -> ResolvedCapability {
+    let spec = &resource.spec;
+    ResolvedCapability {
+        name: resource.metadata.name.clone().unwrap_or_default(),
+        version: spec.version.clone(),
+        label: spec.info.label.clone(),
+        description: spec.info.description.clone(),
+        engine: spec.engine.clone(),
+        class,
+        replicas: spec.replicas,
+        rollout: spec.rollout.clone(),
+        observability: spec.observability.clone(),
+        autoscaling_metric: spec.autoscaling_metric,
+        exposes: spec.exposes.clone(),
+        binds: spec.binds.clone(),
+        depends_on: spec.depends_on.clone(),
+        dependents: spec.dependents.clone(),
+        gateway: spec.gateway.clone(),
+        document,
+    }
+}
+
+pub fn class_resource(ctx: &EnvContext, class: &ClassSpec) -> CapabilityClass {
+    let spec = CapabilityClassSpec {
+        resources: class.resources.clone(),
+        hpa: class.hpa.clone(),
+        disruption: class.disruption.clone(),
+        resilience: class.resilience.clone(),
+    };
+    let mut resource = CapabilityClass::new(&class.name, spec);
+    // Cluster-scoped and shared by every environment of the cluster: no environment label.
+    let mut labels = fleet_labels(ctx);
+    labels.remove("naftiko.io/environment");
+    labels.remove("naftiko.io/region");
+    resource.metadata = ObjectMeta {
+        labels: Some(labels),
+        ..resource.metadata
+    };
+    resource
+}
+
+pub fn class_from_resource(resource: &CapabilityClass) -> ClassSpec {
+    ClassSpec {
+        name: resource.metadata.name.clone().unwrap_or_default(),
+        resources: resource.spec.resources.clone(),
+        hpa: resource.spec.hpa.clone(),
+        disruption: resource.spec.disruption.clone(),
+        resilience: resource.spec.resilience.clone(),
+    }
+}
