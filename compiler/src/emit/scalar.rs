@@ -31,10 +31,6 @@ pub fn needs_quotes(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return true;
     }
-    // Flow indicators are fine in block context but some readers trip on them in keys.
-    if s.contains(['{', '}', '[', ']', ',']) {
-        return true;
-    }
     s.chars()
         .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{85}')
 }

@@ -1,0 +1,178 @@
+//! Builds of the example fleet: the store, incremental rebuilds, atomic output.
+
+mod common;
+
+use common::*;
+use skipper_driver::{BuildOptions, build};
+
+#[test]
+fn a_second_build_reuses_every_unit_and_writes_the_same_bytes() {
+    let fleet = example_copy();
+    let first = build_fleet(fleet.path(), &BuildOptions::default());
+    assert_eq!(first.reused.len(), 0);
+    assert_eq!(first.rendered.len(), 20, "4 trees × (4 capabilities + fleet)");
+    let before = read_tree(&fleet.path().join("rendered"));
+    let second = build_fleet(fleet.path(), &BuildOptions::default());
+    assert_eq!(second.rendered.len(), 0, "nothing changed, nothing rendered");
+    assert_eq!(second.reused.len(), 20);
+    assert_eq!(before, read_tree(&fleet.path().join("rendered")));
+}
+
+#[test]
+fn changing_one_capability_rerenders_only_its_units() {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let doc = fleet.path().join("capabilities/voyages/voyages.ikanos.yml");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(&doc, text.replace("Plans voyages", "Plans and checks voyages")).unwrap();
+
+    let report = build_fleet(fleet.path(), &BuildOptions::default());
+    assert_eq!(
+        report.rendered,
+        [
+            "dev/voyages/kubernetes",
+            "staging/voyages/kubernetes",
+            "prod/eu-west-1/voyages/kubernetes",
+            "prod/us-east-1/voyages/kubernetes"
+        ]
+    );
+    assert_eq!(report.reused.len(), 16);
+}
+
+#[test]
+fn a_class_change_rerenders_the_capabilities_that_use_it_and_their_fleet_unit() {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let manifest = fleet.path().join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "limits: { cpu: 200m, memory: 256Mi }",
+            "limits: { cpu: 300m, memory: 256Mi }",
+        ),
+    )
+    .unwrap();
+    let report = build_fleet(fleet.path(), &BuildOptions::default());
+    // `batch` is dockyard's class outside dev (dev runs everything on `dev`); in
+    // operator mode the class is also a fleet-wide CapabilityClass.
+    assert_eq!(
+        report.rendered,
+        [
+            "staging/fleet/kubernetes",
+            "staging/dockyard/kubernetes",
+            "prod/eu-west-1/fleet/kubernetes",
+            "prod/eu-west-1/dockyard/kubernetes",
+            "prod/us-east-1/fleet/kubernetes",
+            "prod/us-east-1/dockyard/kubernetes"
+        ]
+    );
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_output_and_a_usable_store() {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let out = fleet.path().join("rendered");
+    let before = read_tree(&out);
+
+    let doc = fleet.path().join("capabilities/voyages/voyages.ikanos.yml");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(
+        &doc,
+        text.replace(
+            "port: 3002\n      namespace: voyages-rest",
+            "port: 3012\n      namespace: voyages-rest",
+        ),
+    )
+    .unwrap();
+    let options = BuildOptions {
+        fail_after_renders: Some(1),
+        ..BuildOptions::default()
+    };
+    let error = build(&compiled(fleet.path()), &options).unwrap_err();
+    assert!(error.to_string().contains("injected failure"), "{error}");
+    assert_eq!(before, read_tree(&out), "the previous output is untouched");
+    let leftovers: Vec<_> = std::fs::read_dir(fleet.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".rendered"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary output left behind: {leftovers:?}");
+
+    // The unit rendered before the failure is complete in the store and is reused.
+    let report = build_fleet(fleet.path(), &BuildOptions::default());
+    assert_eq!(report.rendered.len(), 3, "{:?}", report.rendered);
+    assert_eq!(report.reused.len(), 17);
+}
+
+#[test]
+fn a_damaged_store_entry_is_rebuilt_not_trusted() {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let store = fleet.path().join(".skipper/store");
+    let entry = std::fs::read_dir(&store)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with("-dev-registry-kubernetes"))
+        .unwrap()
+        .path();
+    std::fs::write(entry.join("deployment.yaml"), "tampered: true\n").unwrap();
+    let report = build_fleet(fleet.path(), &BuildOptions::default());
+    assert_eq!(report.rendered, ["dev/registry/kubernetes"]);
+    let deployment = std::fs::read_to_string(fleet.path().join("rendered/dev/registry/deployment.yaml")).unwrap();
+    assert!(deployment.starts_with("apiVersion: apps/v1"));
+}
+
+#[test]
+fn building_one_environment_keeps_the_others() {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let out = fleet.path().join("rendered");
+    let before = read_tree(&out);
+    let report = build_fleet(
+        fleet.path(),
+        &BuildOptions {
+            environments: vec!["dev".into()],
+            ..BuildOptions::default()
+        },
+    );
+    assert!(report.rendered.is_empty() && report.reused.len() == 5, "{report:?}");
+    assert_eq!(
+        before,
+        read_tree(&out),
+        "other environments and the index are kept as they were"
+    );
+
+    let bad = build(
+        &compiled(fleet.path()),
+        &BuildOptions {
+            environments: vec!["qa".into()],
+            ..BuildOptions::default()
+        },
+    );
+    assert!(bad.unwrap_err().to_string().contains("unknown environment `qa`"));
+}
+
+#[test]
+fn the_index_records_every_file_with_its_unit_and_hash() {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let out = fleet.path().join("rendered");
+    let tree = skipper_runtime_free_index(&out);
+    let files = read_tree(&out);
+    assert_eq!(tree.files.len(), files.len() - 1, "every file but the index itself");
+    for (path, record) in &tree.files {
+        let bytes = &files[path];
+        assert_eq!(record.blake3, blake3::hash(bytes).to_hex().to_string(), "{path}");
+        if let Some(unit) = &record.unit {
+            assert_eq!(tree.units[unit].derivation, record.derivation);
+        }
+    }
+    assert_eq!(tree.units.len(), 20);
+}
+
+fn skipper_runtime_free_index(out: &std::path::Path) -> skipper_compiler::index::Index {
+    serde_json::from_slice(&std::fs::read(out.join("skipper.index.json")).unwrap()).unwrap()
+}

@@ -1,0 +1,89 @@
+//! Independent checks of what the example renders: every object against the real
+//! schemas (`validate-crds`: built-in kinds with kubernetes-validate, strict; our CRDs
+//! with --extra-crds) and every environment directory through `kubectl kustomize`.
+
+mod common;
+
+use common::*;
+use skipper_driver::BuildOptions;
+use std::process::Command;
+
+fn rendered_example() -> tempfile::TempDir {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    fleet
+}
+
+#[test]
+fn every_emitted_object_validates_against_its_schema() {
+    let fleet = rendered_example();
+    let tool = workspace().join("../shared/tools/validate-crds");
+    assert!(
+        tool.exists(),
+        "validate-crds is expected at {} (the shared directory beside the checkout)",
+        tool.display()
+    );
+    let output = Command::new("python3")
+        .arg(&tool)
+        .arg("--extra-crds")
+        .arg(workspace().join("crds"))
+        .arg(fleet.path().join("rendered"))
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "validate-crds failed (run scripts/test to install its Python packages):\n{stdout}\n{stderr}"
+    );
+    let summary = stdout.lines().last().unwrap_or_default();
+    assert!(summary.ends_with(" 0 failed"), "{stdout}");
+    let checked: usize = summary
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(checked >= 80, "every object is checked, not skipped: {summary}");
+    assert!(
+        !stdout.contains("install kubernetes-validate"),
+        "built-in kinds must be checked strictly:\n{stdout}"
+    );
+}
+
+#[test]
+fn every_environment_directory_builds_with_kubectl_kustomize() {
+    let fleet = rendered_example();
+    let out = fleet.path().join("rendered");
+    for dir in [
+        "dev",
+        "staging",
+        "prod",
+        "prod/eu-west-1",
+        "prod/us-east-1",
+        "dev/registry",
+        "staging/fleet",
+    ] {
+        let output = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(out.join(dir))
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {dir}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("kind: "), "{dir} renders objects");
+    }
+    // An environment directory holds every object of its capabilities.
+    let dev = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(out.join("dev"))
+        .output()
+        .unwrap();
+    let kinds = String::from_utf8_lossy(&dev.stdout)
+        .matches("\nkind: Deployment\n")
+        .count();
+    assert_eq!(kinds, 4);
+}
