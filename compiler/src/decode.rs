@@ -232,7 +232,7 @@ impl<'d> Decoder<'d> {
             path,
             "duration",
             "write a number and a unit: `500ms`, `30s`, `5m`, `1h`, `1m30s`",
-            |t| Duration::parse(t),
+            Duration::parse,
         )
     }
 

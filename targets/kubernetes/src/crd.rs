@@ -13,6 +13,9 @@ use skipper_compiler::model::{
 
 /// A capability as the operator deploys it: everything Skipper resolved, except the
 /// document itself, which lives in the ConfigMap `specRef` names.
+// kube's `printcolumn(type_ = "string")` repeats for each column; clippy mistakes the
+// repetition for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "naftiko.io",
