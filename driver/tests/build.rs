@@ -176,3 +176,24 @@ fn the_index_records_every_file_with_its_unit_and_hash() {
 fn skipper_runtime_free_index(out: &std::path::Path) -> skipper_compiler::index::Index {
     serde_json::from_slice(&std::fs::read(out.join("skipper.index.json")).unwrap()).unwrap()
 }
+
+#[test]
+fn secret_values_never_reach_the_output_or_the_store() {
+    let fleet = example_copy();
+    // The registry document points its bind at a local secrets file, as the Ikanos
+    // tutorial does; the values in that file must not travel anywhere.
+    let marker = "sk-live-4b0d1e5-do-not-leak";
+    std::fs::write(
+        fleet.path().join("capabilities/registry/secrets.yaml"),
+        format!("registry-bearer-token: \"{marker}\"\nregistry-api-version: \"{marker}-v\"\n"),
+    )
+    .unwrap();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    for root in ["rendered", ".skipper"] {
+        for (path, bytes) in read_tree(&fleet.path().join(root)) {
+            assert!(!String::from_utf8_lossy(&bytes).contains(marker), "{root}/{path} holds a secret value");
+        }
+    }
+    let deployment = std::fs::read_to_string(fleet.path().join("rendered/prod/eu-west-1/registry/deployment.yaml")).unwrap();
+    assert!(deployment.contains("secretKeyRef:") && deployment.contains("name: registry-bind-registry-env"), "{deployment}");
+}
