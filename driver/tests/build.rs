@@ -191,9 +191,16 @@ fn secret_values_never_reach_the_output_or_the_store() {
     build_fleet(fleet.path(), &BuildOptions::default());
     for root in ["rendered", ".skipper"] {
         for (path, bytes) in read_tree(&fleet.path().join(root)) {
-            assert!(!String::from_utf8_lossy(&bytes).contains(marker), "{root}/{path} holds a secret value");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(marker),
+                "{root}/{path} holds a secret value"
+            );
         }
     }
-    let deployment = std::fs::read_to_string(fleet.path().join("rendered/prod/eu-west-1/registry/deployment.yaml")).unwrap();
-    assert!(deployment.contains("secretKeyRef:") && deployment.contains("name: registry-bind-registry-env"), "{deployment}");
+    let deployment =
+        std::fs::read_to_string(fleet.path().join("rendered/prod/eu-west-1/registry/deployment.yaml")).unwrap();
+    assert!(
+        deployment.contains("secretKeyRef:") && deployment.contains("name: registry-bind-registry-env"),
+        "{deployment}"
+    );
 }
