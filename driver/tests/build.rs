@@ -40,7 +40,7 @@ fn changing_one_capability_rerenders_only_its_units() {
 }
 
 #[test]
-fn a_class_change_rerenders_the_capabilities_that_use_it_and_their_fleet_unit() {
+fn a_class_change_rerenders_the_capabilities_that_use_it_and_operator_class_objects() {
     let fleet = example_copy();
     build_fleet(fleet.path(), &BuildOptions::default());
     let manifest = fleet.path().join("naftiko.fleet.yaml");
@@ -61,9 +61,7 @@ fn a_class_change_rerenders_the_capabilities_that_use_it_and_their_fleet_unit() 
         [
             "staging/fleet/kubernetes",
             "staging/dockyard/kubernetes",
-            "prod/eu-west-1/fleet/kubernetes",
             "prod/eu-west-1/dockyard/kubernetes",
-            "prod/us-east-1/fleet/kubernetes",
             "prod/us-east-1/dockyard/kubernetes"
         ]
     );

@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 
 pub struct Kubernetes;
 
-/// What the fleet-wide unit reads: the classes of the environment (for operator mode).
+/// What the fleet-wide unit reads: in operator mode, the classes of the environment
+/// (rendered as CapabilityClasses); otherwise nothing beyond the context, so a class
+/// change does not touch the fleet unit of a manifests environment.
 #[derive(Serialize)]
 pub struct KubernetesFleetInput {
     pub classes: BTreeMap<String, ClassSpec>,
@@ -39,9 +41,11 @@ impl Target for Kubernetes {
     type FleetInput = KubernetesFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> KubernetesFleetInput {
-        KubernetesFleetInput {
-            classes: env.classes.clone(),
-        }
+        let classes = match env.delivery {
+            Delivery::Operator => env.classes.clone(),
+            Delivery::Manifests => BTreeMap::new(),
+        };
+        KubernetesFleetInput { classes }
     }
 
     fn render_capability(&self, ctx: &EnvContext, cap: &ResolvedCapability) -> Result<Vec<Artifact>, RenderError> {
@@ -72,7 +76,7 @@ impl Target for Kubernetes {
             ..Namespace::default()
         };
         let mut files = vec![object("namespace.yaml", &namespace)?];
-        if ctx.delivery == Delivery::Operator && !input.classes.is_empty() {
+        if !input.classes.is_empty() {
             let classes = input
                 .classes
                 .values()
