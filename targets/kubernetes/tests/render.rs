@@ -1,0 +1,167 @@
+//! The Kubernetes renderer on the example's resolved capabilities.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use skipper_compiler::model::{AutoscalingMetric, EnvContext, ResolvedCapability, ResolvedFleet};
+use skipper_compiler::target::Target;
+use skipper_target_kubernetes::operator::{
+    capability_from_resource, capability_resource, class_from_resource, class_resource,
+};
+use skipper_target_kubernetes::{Kubernetes, workload};
+use std::path::Path;
+
+fn fleet() -> ResolvedFleet {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shipyard/naftiko.fleet.yaml");
+    skipper_compiler::compile(&manifest)
+        .output
+        .expect("the example compiles")
+        .fleet
+}
+
+fn capability(fleet: &ResolvedFleet, env: &str, name: &str) -> (EnvContext, ResolvedCapability) {
+    let e = fleet.environments.iter().find(|e| e.name == env).unwrap();
+    let ctx = e.contexts(&fleet.name).remove(0);
+    (ctx, e.capabilities.iter().find(|c| c.name == name).unwrap().clone())
+}
+
+#[test]
+fn binds_become_secret_references_with_the_right_keys() {
+    let fleet = fleet();
+    let (ctx, dev) = capability(&fleet, "dev", "registry");
+    let env = workload::deployment(&ctx, &dev)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .env
+        .clone()
+        .unwrap();
+    let refs: Vec<(String, String, String)> = env
+        .iter()
+        .map(|e| {
+            let r = e.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+            (e.name.clone(), r.name.clone(), r.key.clone())
+        })
+        .collect();
+    // An existing Secret keeps the provider's key names.
+    assert_eq!(
+        refs,
+        [
+            (
+                "REGISTRY_TOKEN".into(),
+                "registry-dev".into(),
+                "registry-bearer-token".into()
+            ),
+            (
+                "REGISTRY_VERSION".into(),
+                "registry-dev".into(),
+                "registry-api-version".into()
+            ),
+        ]
+    );
+    assert!(env.iter().all(|e| e.value.is_none()), "never a literal value");
+
+    // A store-backed bind reads the Secret Skipper's secrets target produces, by variable name.
+    let (ctx, prod) = capability(&fleet, "prod", "registry");
+    let env = workload::deployment(&ctx, &prod)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .env
+        .clone()
+        .unwrap();
+    let r = env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.key.as_str()),
+        ("registry-bind-registry-env", "REGISTRY_TOKEN")
+    );
+}
+
+#[test]
+fn imports_are_mounted_where_the_document_expects_them() {
+    let fleet = fleet();
+    let (ctx, registry) = capability(&fleet, "dev", "registry");
+    let deployment: Deployment = workload::deployment(&ctx, &registry);
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let items = pod.volumes.unwrap()[0].config_map.clone().unwrap().items.unwrap();
+    let paths: Vec<(&str, &str)> = items.iter().map(|i| (i.key.as_str(), i.path.as_str())).collect();
+    assert_eq!(
+        paths,
+        [
+            ("1.1.0.ikanos.yml", "1.1.0.ikanos.yml"),
+            ("shared__registry-consumes.yml", "shared/registry-consumes.yml")
+        ]
+    );
+    let config_map = workload::config_map(&ctx, &registry);
+    let keys: Vec<&String> = config_map.data.as_ref().unwrap().keys().collect();
+    assert_eq!(keys, ["1.1.0.ikanos.yml", "shared__registry-consumes.yml"]);
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.args.as_deref().unwrap(),
+        ["serve", "/app/capability/1.1.0.ikanos.yml"]
+    );
+    let probe = container.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap();
+    assert_eq!(probe.path.as_deref(), Some("/health/ready"));
+    assert_eq!(
+        probe.port,
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("control".into())
+    );
+}
+
+#[test]
+fn the_autoscaler_owns_replicas_and_scales_on_requests_only_when_asked() {
+    let fleet = fleet();
+    let (ctx, mut shipyard) = capability(&fleet, "prod", "shipyard");
+    let deployment = workload::deployment(&ctx, &shipyard);
+    assert_eq!(deployment.spec.unwrap().replicas, None, "the HPA owns replicas");
+    let hpa: HorizontalPodAutoscaler = workload::autoscaler(&ctx, &shipyard).unwrap();
+    let spec = hpa.spec.unwrap();
+    assert_eq!(
+        (spec.min_replicas, spec.max_replicas),
+        (Some(4), 20),
+        "the override's floor, premium's ceiling"
+    );
+    assert_eq!(spec.metrics.as_ref().unwrap().len(), 1);
+
+    shipyard.autoscaling_metric = AutoscalingMetric::Requests;
+    let metrics = workload::autoscaler(&ctx, &shipyard)
+        .unwrap()
+        .spec
+        .unwrap()
+        .metrics
+        .unwrap();
+    assert_eq!(
+        metrics[1].pods.as_ref().unwrap().metric.name,
+        "ikanos_requests_per_second"
+    );
+
+    shipyard.class.hpa = None;
+    shipyard.replicas = 3;
+    assert!(workload::autoscaler(&ctx, &shipyard).is_none());
+    assert_eq!(workload::deployment(&ctx, &shipyard).spec.unwrap().replicas, Some(3));
+}
+
+#[test]
+fn the_operator_rebuilds_the_same_capability_from_its_resource() {
+    let fleet = fleet();
+    let (ctx, original) = capability(&fleet, "staging", "shipyard");
+    let resource = capability_resource(&ctx, &original);
+    let class = class_from_resource(&class_resource(&ctx, &original.class));
+    let rebuilt = capability_from_resource(&resource, original.document.clone(), class);
+    assert_eq!(rebuilt, original);
+    // And so renders the same objects.
+    let a = Kubernetes.render_capability(&ctx, &original).unwrap();
+    let b = Kubernetes.render_capability(&ctx, &rebuilt).unwrap();
+    assert_eq!(a, b);
+    // The resource survives a trip through YAML, as it would through the API server.
+    let yaml = skipper_compiler::emit::canonical_yaml(&resource).unwrap();
+    let json: serde_json::Value = serde_json::to_value(&resource).unwrap();
+    assert!(yaml.contains("kind: Capability") && json["spec"]["specRef"]["configMap"] == "shipyard-document");
+    let back: skipper_target_kubernetes::crd::Capability = serde_json::from_value(json).unwrap();
+    assert_eq!(back.spec, resource.spec);
+}
