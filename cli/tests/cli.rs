@@ -144,7 +144,7 @@ fn bad_input_exits_1_with_diagnostics_and_json_for_ci() {
     assert!(stderr.contains("did you mean `namespace`?"), "{stderr}");
     assert!(stderr.contains("naftiko.fleet.yaml:"), "{stderr}");
     assert!(
-        stderr.contains("error: could not compile the fleet: 2 errors"),
+        stderr.contains("error: could not compile the fleet: 1 error, 0 warnings"),
         "{stderr}"
     );
     assert!(!fleet.join("rendered").exists(), "nothing is written");

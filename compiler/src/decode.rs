@@ -72,6 +72,13 @@ impl<'d> Decoder<'d> {
 
     fn type_error(&mut self, node: &Node, path: &str, expected: &str, help: &str) {
         let found = node.describe();
+        // "Quote it" only helps a scalar; a mapping or list where one value goes needs rewriting.
+        let help = match (&node.kind, expected) {
+            (NodeKind::Map(_) | NodeKind::Seq(_), "a string" | "a whole number" | "a number" | "`true` or `false`") => {
+                format!("write one value here, not {found}")
+            }
+            _ => help.to_string(),
+        };
         self.diags.push(
             Diagnostic::error(
                 "skipper::wrong-type",
@@ -331,6 +338,14 @@ impl<'d> Decoder<'d> {
 
     /// Reports a required key that is missing from a mapping.
     pub fn missing(&mut self, fields: &Fields<'_>, key: &str, help: &str) {
+        // A misspelt key was already reported with this key as its suggestion.
+        let misspelt = fields.entries.iter().any(|(k, _)| {
+            k.as_scalar()
+                .is_some_and(|s| s.text != key && did_you_mean(&s.text, [key]).is_some())
+        });
+        if misspelt {
+            return;
+        }
         let place = if fields.path.is_empty() {
             "the manifest".to_string()
         } else {

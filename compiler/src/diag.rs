@@ -80,8 +80,18 @@ impl Diagnostics {
         Self::default()
     }
 
+    /// Adds a diagnostic, unless the same one (code, message, place) is already here:
+    /// a setting shared by every environment is checked once per environment, but a
+    /// mistake in it is reported once.
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        self.list.push(diagnostic);
+        let duplicate = self.list.iter().any(|d| {
+            d.code == diagnostic.code
+                && d.message == diagnostic.message
+                && d.primary_span() == diagnostic.primary_span()
+        });
+        if !duplicate {
+            self.list.push(diagnostic);
+        }
     }
 
     pub fn has_errors(&self) -> bool {

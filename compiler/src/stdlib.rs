@@ -49,7 +49,12 @@ impl Stdlib {
                 if let Some(f) = dec.map(node, &path, CLASS_KEYS) {
                     let extends = f.get("extends").and_then(|n| dec.string(n, &f.path_of("extends")));
                     let spec = decode_class(&mut dec, &f);
-                    stdlib.classes.push(ClassDecl { name, extends, spec });
+                    stdlib.classes.push(ClassDecl {
+                        name,
+                        valid: true,
+                        extends,
+                        spec,
+                    });
                 }
             }
         }

@@ -301,11 +301,21 @@ impl<'a> Builder<'a, '_> {
         } else {
             "fix the YAML syntax at this position"
         };
-        self.diags.push(
-            Diagnostic::error("skipper::yaml-syntax", format!("invalid YAML: {info}"))
-                .label(Span::new(self.source, at, end), info.to_string())
-                .help(help),
-        );
+        let mut d = Diagnostic::error("skipper::yaml-syntax", format!("invalid YAML: {info}"))
+            .label(Span::new(self.source, at, end), info.to_string());
+        // A flow collection left open is found lines later; point at where it opened.
+        d = match unclosed_bracket(&self.text[..at.min(self.text.len())]) {
+            Some((open, offset)) => {
+                let close = if open == '[' { ']' } else { '}' };
+                d.label(
+                    Span::new(self.source, offset, offset + 1),
+                    format!("this `{open}` is never closed"),
+                )
+                .help(format!("close it with `{close}` on its own line"))
+            }
+            None => d.help(help),
+        };
+        self.diags.push(d);
         Stop
     }
 
@@ -459,6 +469,35 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
+/// The last `[` or `{` in `text` that no bracket closes, outside quotes and comments.
+fn unclosed_bracket(text: &str) -> Option<(char, usize)> {
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut previous = '\n';
+    for (i, c) in text.char_indices() {
+        if comment {
+            comment = c != '\n';
+        } else if let Some(q) = quote {
+            if c == q && !(q == '"' && previous == '\\') {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '"' | '\'' if matches!(previous, ' ' | '[' | '{' | ',' | ':' | '\n') => quote = Some(c),
+                '[' | '{' => stack.push((c, i)),
+                ']' | '}' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    stack.pop()
+}
+
 fn count_nodes(node: &Node) -> usize {
     1 + match &node.kind {
         NodeKind::Scalar(_) => 0,
@@ -517,7 +556,16 @@ mod tests {
         let mut diags = Diagnostics::new();
         let node = parse_single("a: [1, 2\nb: 3\n", SourceId(0), "test file", &mut diags);
         assert!(node.is_none());
-        assert_eq!(diags.iter().next().unwrap().code, "skipper::yaml-syntax");
+        let d = diags.iter().next().unwrap();
+        assert_eq!(d.code, "skipper::yaml-syntax");
+        assert_eq!(d.labels[1].span.start, 3, "the unclosed `[` is pointed at");
+    }
+
+    #[test]
+    fn unclosed_brackets_ignore_quotes_and_comments() {
+        assert_eq!(unclosed_bracket("a: [1, 2\n"), Some(('[', 3)));
+        assert_eq!(unclosed_bracket("a: \"[\" # [\nb: [x]\n"), None);
+        assert_eq!(unclosed_bracket("a: {b: [1]\n"), Some(('{', 3)));
     }
 
     #[test]

@@ -108,12 +108,12 @@ pub fn check_document(dec: &mut Decoder, root: &Node, role: FileRole) -> Option<
             }
             // File-scope binds apply to the whole document.
             if let Some(n) = top.get("binds") {
-                check_section(dec, n, "binds", &mut doc);
+                check_section(dec, n, "binds", "binds", &mut doc);
             }
             for section in ["consumes", "exposes", "aggregates"] {
                 if let Some(n) = top.get(section) {
                     let mut scratch = CheckedDocument::default();
-                    check_section(dec, n, section, &mut scratch);
+                    check_section(dec, n, section, section, &mut scratch);
                     doc.imports.extend(scratch.imports);
                 }
             }
@@ -138,7 +138,7 @@ pub fn check_document(dec: &mut Decoder, root: &Node, role: FileRole) -> Option<
                 return None;
             }
             let node = top.get(expected)?;
-            check_section(dec, node, expected, &mut doc);
+            check_section(dec, node, expected, expected, &mut doc);
             if let Some(nested) = doc.imports.first() {
                 let span = nested.from.span;
                 schema_error(
@@ -228,26 +228,26 @@ fn check_capability(dec: &mut Decoder, node: &Node, doc: &mut CheckedDocument) {
     }
     for section in SECTIONS {
         if let Some(n) = f.get(section) {
-            check_section(dec, n, section, doc);
+            check_section(dec, n, &format!("capability.{section}"), section, doc);
         }
     }
 }
 
 /// Checks every entry of a section list; inline entries go into `doc`, imports into `doc.imports`.
-fn check_section(dec: &mut Decoder, node: &Node, section: &'static str, doc: &mut CheckedDocument) {
-    let Some(items) = dec.seq(node, section) else { return };
+fn check_section(dec: &mut Decoder, node: &Node, path: &str, section: &'static str, doc: &mut CheckedDocument) {
+    let Some(items) = dec.seq(node, path) else { return };
     if items.is_empty() {
         let span = dec.head(node.span);
         schema_error(
             dec,
             span,
-            format!("`{section}` must not be empty"),
+            format!("`{path}` must not be empty"),
             "no entries",
             &format!("remove `{section}:` or add an entry"),
         );
     }
     for (i, item) in items.iter().enumerate() {
-        let path = format!("{section}[{i}]");
+        let path = format!("{path}[{i}]");
         if item.get("from").is_some() {
             if let Some(import) = check_import(dec, item, &path, section) {
                 doc.imports.push(import);
@@ -329,7 +329,7 @@ fn check_bind(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentBind
                     var.span,
                     format!("bind variable `{}` must be SCREAMING_SNAKE_CASE", var.value),
                     "not `[A-Z][A-Z0-9_]*`",
-                    &format!("rename it `{}`", var.value.to_ascii_uppercase().replace('-', "_")),
+                    &format!("rename it `{}`", screaming_snake(&var.value)),
                 );
             }
             if let Some(key) = dec.string(value, &format!("{kpath}.{}", var.value)) {
@@ -632,6 +632,24 @@ fn kebab(dec: &mut Decoder, node: &Node, path: &str) -> Option<Spanned<String>> 
         return None;
     }
     Some(s)
+}
+
+/// `berthsToken` → `BERTHS_TOKEN`, `api-key` → `API_KEY`.
+fn screaming_snake(name: &str) -> String {
+    let mut out = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(if c == '-' || c == '.' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        });
+    }
+    out
 }
 
 fn has_uri_scheme(s: &str) -> bool {

@@ -123,7 +123,8 @@ impl JsonLabel {
 /// Adapts a [`Diagnostic`] to miette. Labels in the primary label's file are drawn
 /// together; labels in other files become related reports with their own source.
 struct MietteReport {
-    severity: Severity,
+    /// `None` for a related location in another file (drawn as advice, not an error).
+    severity: Option<Severity>,
     code: &'static str,
     message: String,
     help: Option<String>,
@@ -135,7 +136,7 @@ struct MietteReport {
 impl MietteReport {
     fn new(diagnostic: &Diagnostic, sources: &SourceMap) -> Self {
         let mut report = MietteReport {
-            severity: diagnostic.severity,
+            severity: Some(diagnostic.severity),
             code: diagnostic.code,
             message: diagnostic.message.clone(),
             help: diagnostic.help.clone(),
@@ -160,9 +161,9 @@ impl MietteReport {
             } else {
                 let other = sources.get(label.span.source);
                 report.related.push(MietteReport {
-                    severity: diagnostic.severity,
+                    severity: None,
                     code: "",
-                    message: format!("see {}", other.name),
+                    message: format!("related: {}", other.name),
                     help: None,
                     source: Some(NamedSource::new(other.name.clone(), other.text.to_string())),
                     labels: vec![LabeledSpan::new_with_span(text, span)],
@@ -199,8 +200,9 @@ impl miette::Diagnostic for MietteReport {
 
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
+            Some(Severity::Error) => miette::Severity::Error,
+            Some(Severity::Warning) => miette::Severity::Warning,
+            None => miette::Severity::Advice,
         })
     }
 

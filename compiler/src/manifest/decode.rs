@@ -129,12 +129,19 @@ fn decode_classes(dec: &mut Decoder, node: &Node) -> Vec<ClassDecl> {
     for (name, value) in dec.named_entries(node, "classes") {
         check_name(dec, &name, "class", NameRule::Subdomain);
         let path = format!("classes.{}", name.value);
+        let errors = dec.diags.error_count();
         let Some(f) = dec.map(value, &path, CLASS_KEYS) else {
             continue;
         };
         let extends = f.get("extends").and_then(|n| dec.string(n, &f.path_of("extends")));
         let spec = decode_class(dec, &f);
-        out.push(ClassDecl { name, extends, spec });
+        let valid = dec.diags.error_count() == errors;
+        out.push(ClassDecl {
+            name,
+            valid,
+            extends,
+            spec,
+        });
     }
     out
 }
@@ -342,9 +349,10 @@ fn decode_binds(dec: &mut Decoder, node: &Node, path: &str) -> Vec<BindDecl> {
                         .label(location.span, "no `scheme://`")
                         .help("write `k8s-secret://NAME` for an existing Secret, or use `store:` and `path:`"),
                     );
-                    continue;
+                    BindSourceDecl::Invalid
+                } else {
+                    BindSourceDecl::Location(location)
                 }
-                BindSourceDecl::Location(location)
             }
             (None, Some(store), Some(path)) => BindSourceDecl::Store { store, path },
             (None, Some(_), None) => {
@@ -353,11 +361,11 @@ fn decode_binds(dec: &mut Decoder, node: &Node, path: &str) -> Vec<BindDecl> {
                     "path",
                     "say where in the store the values live, e.g. `path: shipyard/prod/registry`",
                 );
-                continue;
+                BindSourceDecl::Invalid
             }
             (None, None, Some(_)) => {
                 dec.missing(&f, "store", "name one of the manifest's `secretStores`");
-                continue;
+                BindSourceDecl::Invalid
             }
             (Some(location), Some(_), _) | (Some(location), None, Some(_)) => {
                 dec.error(
@@ -368,7 +376,7 @@ fn decode_binds(dec: &mut Decoder, node: &Node, path: &str) -> Vec<BindDecl> {
                     .label(location.span, "a location here")
                     .help("keep either `location:` or `store:` + `path:`"),
                 );
-                continue;
+                BindSourceDecl::Invalid
             }
             (None, None, None) => {
                 dec.error(
@@ -379,7 +387,7 @@ fn decode_binds(dec: &mut Decoder, node: &Node, path: &str) -> Vec<BindDecl> {
                     .label(dec.head(f.node.span), "needs `location` or `store` + `path`")
                     .help("write `location: k8s-secret://NAME`, or `store: vault` with `path: …`"),
                 );
-                continue;
+                BindSourceDecl::Invalid
             }
         };
         out.push(BindDecl { namespace, source });

@@ -106,11 +106,16 @@ pub enum BindSourceDecl {
         store: Spanned<String>,
         path: Spanned<String>,
     },
+    /// A source that could not be read (already reported): the bind counts as bound, so
+    /// the mistake is not reported a second time as an unbound bind.
+    Invalid,
 }
 
 #[derive(Clone, Debug)]
 pub struct ClassDecl {
     pub name: Spanned<String>,
+    /// False when reading the class reported an error: its checks would only repeat it.
+    pub valid: bool,
     pub extends: Option<Spanned<String>>,
     pub spec: ClassSettings,
 }

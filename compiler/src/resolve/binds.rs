@@ -23,6 +23,10 @@ pub fn resolve_binds(
         let ns = bind.namespace.value.as_str();
         let from_manifest = over.and_then(|o| find(&o.binds, ns)).or_else(|| find(&env.binds, ns));
         let source = match from_manifest {
+            Some(BindSourceDecl::Invalid) => {
+                ok = false; // reported where it was read
+                continue;
+            }
             Some(BindSourceDecl::Location(loc)) => location_source(&loc.value),
             Some(BindSourceDecl::Store { store, path }) => {
                 let Some(decl) = manifest.secret_stores.iter().find(|s| s.name.value == store.value) else {

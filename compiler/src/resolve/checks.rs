@@ -121,6 +121,10 @@ pub fn references(
         acc
     });
     let declared_names: Vec<&str> = declared.keys().copied().collect();
+    let all_loaded = manifest
+        .capabilities
+        .iter()
+        .all(|c| documents.contains_key(&c.name.value));
     let check_store = |diags: &mut Diagnostics, source: &BindSourceDecl| match source {
         BindSourceDecl::Store { store, .. } if !store_names.contains(&store.value.as_str()) => {
             unknown(
@@ -184,7 +188,8 @@ pub fn references(
             }
         }
         for bind in &env.binds {
-            if !declared.contains_key(bind.namespace.value.as_str()) {
+            // A document that failed to load declares binds nobody can see: do not guess.
+            if all_loaded && !declared.contains_key(bind.namespace.value.as_str()) {
                 unknown(
                     diags,
                     "bind namespace",
@@ -217,11 +222,21 @@ pub fn references(
                 .unwrap_or_default();
             for bind in &o.binds {
                 if documents.contains_key(&o.capability.value) && !own.contains(&bind.namespace.value.as_str()) {
-                    let declare = format!(
-                        "`{}` declares only these, in its document's `binds`",
-                        o.capability.value
+                    let cap = &o.capability.value;
+                    let mut d = Diagnostic::error(
+                        "skipper::unknown-reference",
+                        format!("`{cap}` declares no bind namespace `{}`", bind.namespace.value),
                     );
-                    unknown(diags, "bind namespace", &bind.namespace, &own, &declare);
+                    d = match did_you_mean(&bind.namespace.value, own.iter().copied()) {
+                        Some(best) => d.label(bind.namespace.span, format!("did you mean `{best}`?")),
+                        None => d.label(bind.namespace.span, format!("not a bind of `{cap}`")),
+                    };
+                    let help = if own.is_empty() {
+                        format!("`{cap}` declares no binds; remove this override")
+                    } else {
+                        format!("`{cap}` declares {}; overrides can only re-route those", own.join(", "))
+                    };
+                    diags.push(d.help(help));
                 }
                 check_store(diags, &bind.source);
             }

@@ -94,6 +94,9 @@ impl<'a> ClassTable<'a> {
         let mut merged = ClassSettings::default();
         for class in chain.iter().rev() {
             for decl in self.decls(class).into_iter().flatten() {
+                if !decl.valid {
+                    return None; // its errors are reported; checking it further repeats them
+                }
                 merged.merge(&decl.spec);
             }
         }

@@ -349,14 +349,11 @@ fn rollout(name: &str, s: &Settings, diags: &mut Diagnostics) -> Option<RolloutS
                 "the analysis of `{name}` tolerates {failure_limit} failures out of {count} measurements, so it can never fail"
             ),
         );
-        for span in [
-            s.analysis_failure_limit.as_ref().map(|f| f.span),
-            s.analysis_count.as_ref().map(|c| c.span),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            d = d.label(span, "");
+        if let Some(f) = &s.analysis_failure_limit {
+            d = d.label(f.span, format!("failureLimit {}", f.value));
+        }
+        if let Some(c) = &s.analysis_count {
+            d = d.label(c.span, format!("count {}", c.value));
         }
         diags.push(d.help("set `failureLimit` below `count`"));
     }

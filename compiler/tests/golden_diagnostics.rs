@@ -1,0 +1,92 @@
+//! The corpus of broken fleets under `golden/diagnostics/`: each case is one realistic
+//! mistake (a few hold several, to show all are reported in one run). The rendered
+//! diagnostics are snapshots in `golden/diagnostics/snapshots/`; review changes with
+//! `cargo insta review`.
+
+use skipper_compiler::compile;
+use skipper_compiler::diag::{RenderOptions, Severity, render_human, render_json};
+use std::path::{Path, PathBuf};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../golden/diagnostics")
+        .canonicalize()
+        .unwrap()
+}
+
+fn cases() -> Vec<(String, PathBuf)> {
+    let mut cases: Vec<(String, PathBuf)> = std::fs::read_dir(corpus())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("naftiko.fleet.yaml").exists())
+        .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn every_broken_fleet_is_reported_as_its_name_says() {
+    let cases = cases();
+    assert!(
+        cases.len() >= 30,
+        "the corpus holds at least 30 broken fleets, found {}",
+        cases.len()
+    );
+    let snapshots = corpus().join("snapshots");
+    let mut problems = Vec::new();
+    for (name, dir) in &cases {
+        let compilation = compile(&dir.join("naftiko.fleet.yaml"));
+        let text = render_human(
+            compilation.diagnostics.iter(),
+            &compilation.sources,
+            RenderOptions {
+                color: false,
+                ascii: false,
+                width: 100,
+            },
+        );
+        if compilation.output.is_some() || !compilation.diagnostics.has_errors() {
+            problems.push(format!("{name}: compiled without an error"));
+        }
+        // The case is named after the code of one of its errors: it cannot silently
+        // stop testing what it says it tests.
+        let named = compilation
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .any(|d| name.starts_with(d.code.trim_start_matches("skipper::")));
+        if !named {
+            let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
+            problems.push(format!(
+                "{name}: no error with the code its name starts with (got {codes:?})"
+            ));
+        }
+        let result = std::panic::catch_unwind(|| {
+            insta::with_settings!({ snapshot_path => &snapshots, prepend_module_to_snapshot => false, omit_expression => true }, {
+                insta::assert_snapshot!(name.as_str(), text);
+            });
+        });
+        if result.is_err() {
+            problems.push(format!("{name}: the diagnostics differ from the snapshot"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} cases failed:\n{}",
+        problems.len(),
+        cases.len(),
+        problems.join("\n")
+    );
+}
+
+/// The machine-readable form CI tools parse.
+#[test]
+fn json_diagnostics_keep_their_shape() {
+    let dir = corpus().join("unknown-key-environment");
+    let compilation = compile(&dir.join("naftiko.fleet.yaml"));
+    let json = render_json(compilation.diagnostics.iter(), &compilation.sources);
+    insta::with_settings!({ snapshot_path => corpus().join("snapshots"), prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("unknown-key-environment.json", json);
+    });
+}
