@@ -7,6 +7,7 @@
 
 mod deploy;
 mod load;
+mod patterns;
 mod schema;
 
 pub use deploy::{DEFAULT_CONTROL_PORT, deployed_document, to_yaml as node_to_yaml};
