@@ -168,7 +168,13 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
         }
     }
     if !options.environments.is_empty() {
-        carry_over(&out, &options.environments, &mut tree, &mut records)?;
+        let kept: Vec<&str> = fleet
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|e| !options.environments.iter().any(|s| s == e))
+            .collect();
+        carry_over(&out, &kept, &mut tree, &mut records)?;
     }
     let index = tree.index(&fleet.name, records);
     report.files = tree.files.len();
@@ -176,11 +182,12 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     Ok(report)
 }
 
-/// With `--env`, the other environments keep their previous output (verified against
-/// the previous index) so the swap does not drop them.
+/// With `--env`, the other environments of the fleet keep their previous output
+/// (verified against the previous index) so the swap does not drop them. Environments
+/// no longer in the manifest are dropped.
 fn carry_over(
     out: &Path,
-    selected: &[String],
+    kept: &[&str],
     tree: &mut Tree,
     records: &mut BTreeMap<String, UnitRecord>,
 ) -> Result<(), BuildError> {
@@ -190,11 +197,7 @@ fn carry_over(
     };
     let previous: Index = serde_json::from_slice(&text)
         .map_err(|e| BuildError::User(format!("cannot read the previous `{}`: {e}", index_path.display())))?;
-    let keep = |path: &str| {
-        path.split('/')
-            .next()
-            .is_some_and(|env| !selected.iter().any(|s| s == env))
-    };
+    let keep = |path: &str| path.split('/').next().is_some_and(|env| kept.contains(&env));
     for (path, record) in previous.files {
         if !keep(&path) {
             continue;
