@@ -91,6 +91,7 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     }
     let dir = &compiled.manifest.dir;
     let out = options.out.clone().unwrap_or_else(|| dir.join(OUT_DIR));
+    refuse_foreign_output(&out)?;
     let store = Store::open(options.store.clone().unwrap_or_else(|| dir.join(STORE_DIR)))?;
     store.clean_temporaries();
 
@@ -180,6 +181,21 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     report.files = tree.files.len();
     output::write_atomically(&out, &tree, &index)?;
     Ok(report)
+}
+
+/// The output directory is replaced whole: refuse to replace a directory Skipper did
+/// not write (one with files but no index), rather than delete someone's work.
+fn refuse_foreign_output(out: &Path) -> Result<(), BuildError> {
+    let Ok(mut entries) = std::fs::read_dir(out) else {
+        return Ok(()); // absent (or not a directory: writing it reports that)
+    };
+    if entries.next().is_some() && !out.join(INDEX_FILE).exists() {
+        return Err(BuildError::User(format!(
+            "`{}` exists and was not written by Skipper (it has no {INDEX_FILE}); remove it or choose another --out",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 /// With `--env`, the other environments of the fleet keep their previous output

@@ -202,3 +202,30 @@ fn secret_values_never_reach_the_output_or_the_store() {
         "{deployment}"
     );
 }
+
+#[test]
+fn a_directory_skipper_did_not_write_is_never_replaced() {
+    let fleet = example_copy();
+    let out = fleet.path().join("notes");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("todo.txt"), "precious").unwrap();
+    let options = BuildOptions {
+        out: Some(out.clone()),
+        ..BuildOptions::default()
+    };
+    let error = build(&compiled(fleet.path()), &options).unwrap_err();
+    assert!(error.to_string().contains("was not written by Skipper"), "{error}");
+    assert_eq!(std::fs::read_to_string(out.join("todo.txt")).unwrap(), "precious");
+    // An empty directory is fine.
+    let empty = fleet.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    build(
+        &compiled(fleet.path()),
+        &BuildOptions {
+            out: Some(empty.clone()),
+            ..BuildOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(empty.join("skipper.index.json").exists());
+}
