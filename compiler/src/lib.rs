@@ -11,8 +11,10 @@ pub mod diag;
 pub mod emit;
 pub mod graph;
 pub mod index;
+pub mod lock;
 pub mod manifest;
 pub mod model;
+pub mod pinning;
 pub mod pipeline;
 pub mod resolve;
 pub mod source;
@@ -21,4 +23,4 @@ pub mod target;
 pub mod units;
 pub mod yaml;
 
-pub use pipeline::{Compilation, Compiled, compile};
+pub use pipeline::{Compilation, CompileOptions, Compiled, compile, compile_with};

@@ -1,16 +1,18 @@
 //! The compiler's entry point: manifest path in, resolved fleet (or diagnostics) out.
 
-use crate::capdoc::{CapabilityLoader, find_document};
+use crate::capdoc::{CapabilityLoader, list_documents, relative_path};
 use crate::decode::Decoder;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::{FleetGraph, GraphInput};
+use crate::lock::{Lock, LockFile, read_lock};
 use crate::manifest::{Manifest, decode_manifest};
 use crate::model::ResolvedFleet;
-use crate::resolve::{LoadedDocument, resolve};
+use crate::pinning::{self, Refresh, effective_lock};
+use crate::resolve::{Catalog, LoadedDocument, resolve};
 use crate::source::SourceMap;
 use crate::stdlib::Stdlib;
 use crate::yaml;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Everything one compilation produced: the files it read (for rendering diagnostics),
@@ -24,18 +26,40 @@ pub struct Compilation {
 pub struct Compiled {
     pub manifest: Manifest,
     pub stdlib: Stdlib,
-    pub documents: BTreeMap<String, LoadedDocument>,
+    /// Every document version loaded for this build.
+    pub catalog: Catalog,
+    /// The dependency graph of the newest versions (each environment resolves its own).
     pub graph: FleetGraph,
     pub fleet: ResolvedFleet,
+    pub lock: LockState,
+}
+
+/// The lock as read, and the lock the build ran with (what `skipper lock` writes).
+pub struct LockState {
+    pub on_disk: Option<Lock>,
+    pub effective: Lock,
+}
+
+/// How a compilation treats `naftiko.fleet.lock`.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// CI mode: a missing or out-of-date lock, or a changed pinned file, is an error.
+    pub locked: bool,
+    /// What to move to the newest version (`skipper lock`); builds keep every pin.
+    pub refresh: Refresh,
 }
 
 /// Compiles the fleet manifest at `manifest_path` (absolute, or relative to the
 /// process's working directory).
 pub fn compile(manifest_path: &Path) -> Compilation {
+    compile_with(manifest_path, &CompileOptions::default())
+}
+
+pub fn compile_with(manifest_path: &Path, options: &CompileOptions) -> Compilation {
     let mut sources = SourceMap::new();
     let mut diags = Diagnostics::new();
     let stdlib = Stdlib::load(&mut sources, &mut diags);
-    let output = compile_into(manifest_path, stdlib, &mut sources, &mut diags);
+    let output = compile_into(manifest_path, options, stdlib, &mut sources, &mut diags);
     let output = output.filter(|_| !diags.has_errors());
     Compilation {
         sources,
@@ -46,6 +70,7 @@ pub fn compile(manifest_path: &Path) -> Compilation {
 
 fn compile_into(
     manifest_path: &Path,
+    options: &CompileOptions,
     stdlib: Stdlib,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
@@ -81,8 +106,27 @@ fn compile_into(
         let mut dec = Decoder::new(diags, &text);
         decode_manifest(&mut dec, &root, source, &dir)?
     };
-    let documents = load_documents(&manifest, sources, diags);
+    let lock_file = read_lock(&dir, sources, diags);
+    let catalog = load_catalog(&manifest, lock_file.as_ref(), sources, diags);
+    let lock = effective_lock(
+        &manifest,
+        &stdlib,
+        &catalog,
+        lock_file.as_ref().map(|f| &f.lock),
+        &options.refresh,
+    );
+    let refreshing = options.refresh != Refresh::Keep;
+    pinning::check(
+        &manifest,
+        &catalog,
+        lock_file.as_ref(),
+        &lock,
+        options.locked,
+        refreshing,
+        diags,
+    );
 
+    // The graph `skipper graph` prints: the newest version of every capability.
     let namespaces: BTreeSet<String> = manifest
         .environments
         .iter()
@@ -94,53 +138,86 @@ fn compile_into(
         .map(|c| GraphInput {
             name: &c.name.value,
             depends_on: &c.depends_on,
-            document: documents.get(&c.name.value).map(|d| &d.document),
+            document: catalog.newest(&c.name.value).map(|d| &d.document),
         })
         .collect();
-    let graph = FleetGraph::build(&inputs, &namespaces, diags);
-    graph.report_cycles(diags);
-    let fleet = resolve(&manifest, &stdlib, &documents, &graph, sources, diags)?;
+    let graph = FleetGraph::build(&inputs, &namespaces, &mut Diagnostics::new());
+    let fleet = resolve(&manifest, &stdlib, &catalog, &lock, sources, diags)?;
     Some(Compiled {
         manifest,
         stdlib,
-        documents,
+        catalog,
         graph,
         fleet,
+        lock: LockState {
+            on_disk: lock_file.map(|f| f.lock),
+            effective: lock,
+        },
     })
 }
 
-fn load_documents(
+/// Loads, for every capability, the newest document of its source and every version the
+/// lock pins (a pinned version that no longer exists is reported by the lock checks).
+fn load_catalog(
     manifest: &Manifest,
+    lock: Option<&LockFile>,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-) -> BTreeMap<String, LoadedDocument> {
-    let mut documents = BTreeMap::new();
+) -> Catalog {
+    let mut catalog = Catalog::default();
     for decl in &manifest.capabilities {
         let Some(source) = &decl.source else { continue };
-        let target = manifest.dir.join(&source.value);
-        let (path, file_version) = match find_document(&target) {
-            Ok(found) => found,
+        let name = decl.name.value.as_str();
+        let listed = match list_documents(&manifest.dir.join(&source.value)) {
+            Ok(listed) => listed,
             Err(why) => {
                 diags.push(
-                    Diagnostic::error("skipper::missing-source", format!("cannot find the document of `{}`: {why}", decl.name.value))
+                    Diagnostic::error("skipper::missing-source", format!("cannot find the document of `{name}`: {why}"))
                         .label(source.span, format!("`{}` relative to the manifest", source.value))
                         .help("`source` names a directory holding `<version>.ikanos.yml` documents, or one `.ikanos.yml` file"),
                 );
                 continue;
             }
         };
-        let mut loader = CapabilityLoader {
-            sources,
-            diags,
-            root: &manifest.dir,
-        };
-        let Some(document) = loader.load(&path, source.span) else {
-            continue;
-        };
-        let version = file_version
-            .or_else(|| document.version.as_ref().map(|v| v.value.clone()))
-            .unwrap_or_else(|| format!("0.0.0-{}", &document.source_hash[..8]));
-        documents.insert(decl.name.value.clone(), LoadedDocument { document, version });
+        let pinned: BTreeSet<&str> = lock
+            .map(|l| {
+                l.lock
+                    .environments
+                    .values()
+                    .filter_map(|pins| pins.get(name))
+                    .map(|p| p.version.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let newest = listed.len() - 1;
+        for (i, (file_version, path)) in listed.iter().enumerate() {
+            let wanted = i == newest || file_version.as_deref().is_some_and(|v| pinned.contains(v));
+            if !wanted {
+                continue;
+            }
+            let mut loader = CapabilityLoader {
+                sources,
+                diags,
+                root: &manifest.dir,
+            };
+            let Some(document) = loader.load(path, source.span) else {
+                continue;
+            };
+            let version = file_version
+                .clone()
+                .or_else(|| document.version.as_ref().map(|v| v.value.clone()))
+                .unwrap_or_else(|| format!("0.0.0-{}", &document.source_hash[..8]));
+            let path = relative_path(path, &manifest.dir);
+            catalog.insert(
+                name,
+                LoadedDocument {
+                    document,
+                    version,
+                    path,
+                },
+                i == newest,
+            );
+        }
     }
-    documents
+    catalog
 }

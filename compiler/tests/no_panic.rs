@@ -148,7 +148,13 @@ proptest! {
             text = apply(&text, m);
         }
         std::fs::write(&file, &text).unwrap();
-        let compilation = compile(&dir.path().join("naftiko.fleet.yaml"));
+        // A hang is as bad as a panic: compile on a thread and give up after a while.
+        let manifest = dir.path().join("naftiko.fleet.yaml");
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || { let _ = done.send(compile(&manifest)); });
+        let compilation = result
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("compilation hung (or panicked) on:\n{text}"));
         // Either it still compiles, or it says why.
         prop_assert!(compilation.output.is_some() || compilation.diagnostics.has_errors());
         for d in compilation.diagnostics.iter() {

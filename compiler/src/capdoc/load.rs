@@ -16,12 +16,12 @@ pub struct CapabilityLoader<'a> {
     pub root: &'a Path,
 }
 
-/// Picks the document a `source:` names: the file itself, or in a directory the one
-/// `*.ikanos.yml`, or the newest of several `<version>.ikanos.yml`.
-/// Returns the path and the version its file name carries.
-pub fn find_document(dir_or_file: &Path) -> Result<(PathBuf, Option<String>), String> {
+/// The documents a `source:` names, oldest first: the file itself, or in a directory the
+/// one `*.ikanos.yml`, or every `<version>.ikanos.yml` in semver order. Each with the
+/// version its file name carries.
+pub fn list_documents(dir_or_file: &Path) -> Result<Vec<(Option<String>, PathBuf)>, String> {
     if dir_or_file.is_file() {
-        return Ok((dir_or_file.to_path_buf(), version_of(dir_or_file)));
+        return Ok(vec![(version_of(dir_or_file), dir_or_file.to_path_buf())]);
     }
     if !dir_or_file.is_dir() {
         return Err("no such file or directory".into());
@@ -39,16 +39,12 @@ pub fn find_document(dir_or_file: &Path) -> Result<(PathBuf, Option<String>), St
     docs.sort();
     match docs.len() {
         0 => Err("the directory holds no `*.ikanos.yml` document".into()),
-        1 => {
-            let doc = docs.remove(0);
-            let version = version_of(&doc);
-            Ok((doc, version))
-        }
+        1 => Ok(docs.into_iter().map(|d| (version_of(&d), d)).collect()),
         _ => {
             let mut versioned: Vec<(semver::Version, PathBuf)> = Vec::new();
-            for doc in &docs {
-                match version_of(doc).and_then(|v| semver::Version::parse(&v).ok()) {
-                    Some(v) => versioned.push((v, doc.clone())),
+            for doc in docs {
+                match version_of(&doc).and_then(|v| semver::Version::parse(&v).ok()) {
+                    Some(v) => versioned.push((v, doc)),
                     None => {
                         let name = doc
                             .file_name()
@@ -61,8 +57,7 @@ pub fn find_document(dir_or_file: &Path) -> Result<(PathBuf, Option<String>), St
                 }
             }
             versioned.sort();
-            let (v, doc) = versioned.pop().ok_or("no document")?;
-            Ok((doc, Some(v.to_string())))
+            Ok(versioned.into_iter().map(|(v, d)| (Some(v.to_string()), d)).collect())
         }
     }
 }
@@ -94,7 +89,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 /// `path` relative to `base`, with `/` separators (`../shared/x.yml`).
-pub(crate) fn relative(path: &Path, base: &Path) -> String {
+pub fn relative(path: &Path, base: &Path) -> String {
     let path: Vec<_> = path.components().collect();
     let base: Vec<_> = base.components().collect();
     let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();

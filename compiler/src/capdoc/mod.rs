@@ -11,7 +11,7 @@ mod patterns;
 mod schema;
 
 pub use deploy::{DEFAULT_CONTROL_PORT, deployed_document, to_yaml as node_to_yaml};
-pub use load::{CapabilityLoader, find_document, normalize as normalize_path};
+pub use load::{CapabilityLoader, list_documents, normalize as normalize_path, relative as relative_path};
 pub use schema::KNOWN_IKANOS_VERSION;
 
 use crate::model::ExposeKind;

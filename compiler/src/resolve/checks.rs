@@ -1,7 +1,7 @@
 //! Cross-reference checks that do not depend on an environment: every name the manifest
 //! uses points at something that exists, promotion has no cycles, ports do not clash.
 
-use super::LoadedDocument;
+use super::Catalog;
 use super::classes::ClassTable;
 use crate::decode::did_you_mean;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -24,12 +24,7 @@ pub fn unknown(diags: &mut Diagnostics, what: &str, name: &Spanned<String>, know
     diags.push(d.help(help));
 }
 
-pub fn references(
-    manifest: &Manifest,
-    classes: &ClassTable,
-    documents: &BTreeMap<String, LoadedDocument>,
-    diags: &mut Diagnostics,
-) {
+pub fn references(manifest: &Manifest, classes: &ClassTable, catalog: &Catalog, diags: &mut Diagnostics) {
     let capability_names: Vec<&str> = manifest.capabilities.iter().map(|c| c.name.value.as_str()).collect();
     let env_names: Vec<&str> = manifest.environments.iter().map(|e| e.name.value.as_str()).collect();
     let store_names: Vec<&str> = manifest.secret_stores.iter().map(|s| s.name.value.as_str()).collect();
@@ -114,17 +109,14 @@ pub fn references(
     }
 
     // Bind namespaces any capability declares.
-    let declared: BTreeMap<&str, Vec<&str>> = documents.iter().fold(BTreeMap::new(), |mut acc, (cap, doc)| {
+    let declared: BTreeMap<&str, Vec<&str>> = catalog.all().fold(BTreeMap::new(), |mut acc, (cap, doc)| {
         for b in &doc.document.binds {
-            acc.entry(b.namespace.value.as_str()).or_default().push(cap.as_str());
+            acc.entry(b.namespace.value.as_str()).or_default().push(cap);
         }
         acc
     });
     let declared_names: Vec<&str> = declared.keys().copied().collect();
-    let all_loaded = manifest
-        .capabilities
-        .iter()
-        .all(|c| documents.contains_key(&c.name.value));
+    let all_loaded = manifest.capabilities.iter().all(|c| catalog.contains(&c.name.value));
     let check_store = |diags: &mut Diagnostics, source: &BindSourceDecl| match source {
         BindSourceDecl::Store { store, .. } if !store_names.contains(&store.value.as_str()) => {
             unknown(
@@ -216,12 +208,16 @@ pub fn references(
                 );
                 continue;
             }
-            let own: Vec<&str> = documents
-                .get(&o.capability.value)
-                .map(|d| d.document.binds.iter().map(|b| b.namespace.value.as_str()).collect())
-                .unwrap_or_default();
+            // Any version's binds: environments may run different versions.
+            let mut own: Vec<&str> = catalog
+                .versions(&o.capability.value)
+                .iter()
+                .flat_map(|d| d.document.binds.iter().map(|b| b.namespace.value.as_str()))
+                .collect();
+            own.sort();
+            own.dedup();
             for bind in &o.binds {
-                if documents.contains_key(&o.capability.value) && !own.contains(&bind.namespace.value.as_str()) {
+                if catalog.contains(&o.capability.value) && !own.contains(&bind.namespace.value.as_str()) {
                     let cap = &o.capability.value;
                     let mut d = Diagnostic::error(
                         "skipper::unknown-reference",

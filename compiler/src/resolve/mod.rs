@@ -2,27 +2,22 @@
 //! class chosen by the result, into one [`ResolvedCapability`] per environment.
 
 mod binds;
+mod catalog;
 mod checks;
 mod classes;
 
+pub use catalog::{Catalog, LoadedDocument};
 pub use classes::{BASE_CLASS, ClassTable};
 
 use crate::capdoc::{CapabilityDocument, DEFAULT_CONTROL_PORT, deployed_document};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::graph::FleetGraph;
+use crate::graph::{FleetGraph, GraphInput};
+use crate::lock::Lock;
 use crate::manifest::{CapabilityDecl, EnvironmentDecl, Manifest, Settings};
 use crate::model::*;
 use crate::source::{SourceMap, Spanned};
 use crate::stdlib::Stdlib;
-use std::collections::BTreeMap;
-
-/// A capability's document as loaded for this build.
-#[derive(Clone, Debug)]
-pub struct LoadedDocument {
-    pub document: CapabilityDocument,
-    /// From the file name, else `info.version`, else `0.0.0-<hash>`.
-    pub version: String,
-}
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Per-capability facts that do not depend on the environment.
 struct Prepared {
@@ -30,37 +25,66 @@ struct Prepared {
     document: DeployedDocument,
 }
 
+/// Resolves every environment, each with the versions (and engines) `lock` pins.
 pub fn resolve(
     manifest: &Manifest,
     stdlib: &Stdlib,
-    documents: &BTreeMap<String, LoadedDocument>,
-    graph: &FleetGraph,
+    catalog: &Catalog,
+    lock: &Lock,
     sources: &SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<ResolvedFleet> {
     let mut classes = ClassTable::new(manifest, stdlib);
-    checks::references(manifest, &classes, documents, diags);
+    checks::references(manifest, &classes, catalog, diags);
     // Every declared class is checked, used or not: a broken class is a latent bug.
     for class in &manifest.classes {
         classes.spec(&class.name.value, diags);
     }
     let mut prepared = BTreeMap::new();
-    for (name, loaded) in documents {
+    for (name, loaded) in catalog.all() {
         if let Some(p) = prepare(name, &loaded.document, sources, diags) {
-            prepared.insert(name.as_str(), p);
+            prepared.insert((name, loaded.version.as_str()), p);
         }
     }
-    let order = graph.topological_order();
+    let namespaces: BTreeSet<String> = manifest
+        .environments
+        .iter()
+        .filter_map(|e| e.namespace.as_ref().map(|n| n.value.clone()))
+        .collect();
     let mut environments = Vec::new();
     for env in &manifest.environments {
+        // The documents this environment runs: its pins, else the newest.
+        let selected: BTreeMap<&str, &LoadedDocument> = manifest
+            .capabilities
+            .iter()
+            .filter_map(|c| {
+                let name = c.name.value.as_str();
+                let pinned = lock
+                    .get(&env.name.value, name)
+                    .and_then(|p| catalog.get(name, &p.version));
+                pinned.or_else(|| catalog.newest(name)).map(|d| (name, d))
+            })
+            .collect();
+        // Versions differ between environments, and with them the calls between
+        // capabilities: each environment has its own graph.
+        let inputs: Vec<GraphInput> = manifest
+            .capabilities
+            .iter()
+            .map(|c| GraphInput {
+                name: &c.name.value,
+                depends_on: &c.depends_on,
+                document: selected.get(c.name.value.as_str()).map(|d| &d.document),
+            })
+            .collect();
+        let graph = FleetGraph::build(&inputs, &namespaces, diags);
+        graph.report_cycles(diags);
         let mut capabilities = Vec::new();
         let mut env_classes = BTreeMap::new();
-        for name in &order {
-            let (Some(decl), Some(loaded), Some(prep)) = (
-                manifest.capability(name),
-                documents.get(name),
-                prepared.get(name.as_str()),
-            ) else {
+        for name in &graph.topological_order() {
+            let (Some(decl), Some(loaded)) = (manifest.capability(name), selected.get(name.as_str())) else {
+                continue;
+            };
+            let Some(prep) = prepared.get(&(name.as_str(), loaded.version.as_str())) else {
                 continue;
             };
             let input = CapabilityInput {
@@ -70,7 +94,8 @@ pub fn resolve(
                 decl,
                 loaded,
                 prepared: prep,
-                graph,
+                graph: &graph,
+                engine: lock.get(&env.name.value, name).map(|p| p.engine.clone()),
             };
             if let Some(cap) = resolve_capability(&input, &mut classes, diags) {
                 env_classes.insert(cap.class.name.clone(), cap.class.clone());
@@ -103,6 +128,32 @@ pub fn resolve(
         description: manifest.fleet.description.as_ref().map(|d| d.value.clone()),
         environments,
     })
+}
+
+/// The settings of one capability in one environment, every layer applied.
+fn capability_settings(manifest: &Manifest, stdlib: &Stdlib, env: &EnvironmentDecl, decl: &CapabilityDecl) -> Settings {
+    let empty = Settings::default();
+    let over = env.overrides.iter().find(|o| o.capability.value == decl.name.value);
+    layered(&[
+        &stdlib.defaults,
+        &manifest.defaults,
+        &decl.settings,
+        &env.settings,
+        over.map_or(&empty, |o| &o.settings),
+    ])
+}
+
+fn settings_engine(s: &Settings) -> EngineRef {
+    EngineRef {
+        image: value(&s.engine_image, String::new()),
+        version: value(&s.engine_version, String::new()),
+    }
+}
+
+/// The engine the manifest asks for, for one capability in one environment: what a new
+/// pin records (a pin then keeps it until it is promoted or re-locked).
+pub fn engine_for(manifest: &Manifest, stdlib: &Stdlib, env: &EnvironmentDecl, decl: &CapabilityDecl) -> EngineRef {
+    settings_engine(&capability_settings(manifest, stdlib, env, decl))
 }
 
 fn layered(layers: &[&Settings]) -> Settings {
@@ -228,6 +279,8 @@ struct CapabilityInput<'a> {
     loaded: &'a LoadedDocument,
     prepared: &'a Prepared,
     graph: &'a FleetGraph,
+    /// The pinned engine, if the lock pins one.
+    engine: Option<EngineRef>,
 }
 
 fn resolve_capability(
@@ -243,17 +296,11 @@ fn resolve_capability(
         loaded,
         prepared,
         graph,
+        engine,
     } = input;
     let name = decl.name.value.as_str();
     let over = env.overrides.iter().find(|o| o.capability.value == name);
-    let empty = Settings::default();
-    let s = layered(&[
-        &stdlib.defaults,
-        &manifest.defaults,
-        &decl.settings,
-        &env.settings,
-        over.map_or(&empty, |o| &o.settings),
-    ]);
+    let s = capability_settings(manifest, stdlib, env, decl);
     let class_name = value(&s.class, BASE_CLASS.to_string());
     let class = classes.spec(&class_name, diags)?;
 
@@ -277,10 +324,7 @@ fn resolve_capability(
         version: loaded.version.clone(),
         label: loaded.document.display.as_ref().map(|d| d.value.clone()),
         description: loaded.document.description.as_ref().map(|d| d.value.clone()),
-        engine: EngineRef {
-            image: value(&s.engine_image, String::new()),
-            version: value(&s.engine_version, String::new()),
-        },
+        engine: engine.clone().unwrap_or_else(|| settings_engine(&s)),
         class,
         replicas,
         rollout,

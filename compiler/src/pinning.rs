@@ -1,0 +1,244 @@
+//! Which version each environment runs: the effective lock, its checks, and promotion.
+
+use crate::diag::{Diagnostic, Diagnostics, Severity};
+use crate::lock::{LOCK_FILE, Lock, LockFile, Pin};
+use crate::manifest::{EnvironmentDecl, Manifest};
+use crate::resolve::{Catalog, engine_for};
+use crate::stdlib::Stdlib;
+use std::collections::BTreeSet;
+
+/// What `skipper lock` moves to the newest version (environments without `promoteFrom` only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Refresh {
+    /// Builds: keep every pin; only entries the lock lacks are filled in.
+    #[default]
+    Keep,
+    /// `skipper lock`: every capability.
+    All,
+    /// `skipper lock --update <capability>`: that capability only.
+    Only(String),
+}
+
+/// Environments in promotion order: an environment after the one it promotes from.
+fn promotion_order(manifest: &Manifest) -> Vec<&EnvironmentDecl> {
+    let mut order: Vec<&EnvironmentDecl> = Vec::new();
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let before = order.len();
+        for env in &manifest.environments {
+            let ready = match &env.promote_from {
+                Some(from) => placed.contains(from.value.as_str()) || manifest.environment(&from.value).is_none(),
+                None => true,
+            };
+            if ready && placed.insert(&env.name.value) {
+                order.push(env);
+            }
+        }
+        if order.len() == before {
+            // Nothing was ready: a promotion cycle (reported elsewhere) or nothing left.
+            for env in &manifest.environments {
+                if placed.insert(&env.name.value) {
+                    order.push(env);
+                }
+            }
+            if order.len() == before {
+                return order;
+            }
+        }
+    }
+}
+
+/// The lock this build runs with: the lock on disk, with entries it lacks filled in, and
+/// with `refresh` applied to environments that do not promote from another.
+pub fn effective_lock(
+    manifest: &Manifest,
+    stdlib: &Stdlib,
+    catalog: &Catalog,
+    existing: Option<&Lock>,
+    refresh: &Refresh,
+) -> Lock {
+    let mut lock = Lock::default();
+    for env in promotion_order(manifest) {
+        let env_name = env.name.value.as_str();
+        for decl in &manifest.capabilities {
+            let cap = decl.name.value.as_str();
+            let Some(newest) = catalog.newest(cap) else { continue };
+            let newest_pin = || Pin {
+                version: newest.version.clone(),
+                document: newest.path.clone(),
+                hash: newest.hash(),
+                engine: engine_for(manifest, stdlib, env, decl),
+            };
+            let refreshed = env.promote_from.is_none()
+                && match refresh {
+                    Refresh::Keep => false,
+                    Refresh::All => true,
+                    Refresh::Only(only) => only == cap,
+                };
+            let pin = if refreshed {
+                newest_pin()
+            } else if let Some(pin) = existing.and_then(|l| l.get(env_name, cap)) {
+                pin.clone()
+            } else if let Some(from) = env.promote_from.as_ref().and_then(|f| lock.get(&f.value, cap)) {
+                // A capability new to a promoted environment starts where its source is.
+                from.clone()
+            } else {
+                newest_pin()
+            };
+            lock.set(env_name, cap, pin);
+        }
+    }
+    lock
+}
+
+/// Checks the effective lock against the files and the lock on disk. With `locked` (CI),
+/// a missing or out-of-date lock and a changed pinned file are errors; otherwise the
+/// latter two are warnings and the build uses what is on disk.
+pub fn check(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    file: Option<&LockFile>,
+    effective: &Lock,
+    locked: bool,
+    refreshing: bool,
+    diags: &mut Diagnostics,
+) {
+    let severity = if locked { Severity::Error } else { Severity::Warning };
+    if locked && file.is_none() {
+        diags.push(
+            Diagnostic::error(
+                "skipper::lock-missing",
+                format!("`--locked` needs `{LOCK_FILE}`, and there is none"),
+            )
+            .help("run `skipper lock`, review the file and commit it"),
+        );
+        return;
+    }
+    for (env, pins) in &effective.environments {
+        for (cap, pin) in pins {
+            let from_file = file.filter(|f| f.lock.get(env, cap) == Some(pin));
+            let span = from_file.and_then(|f| f.span(env, cap));
+            let Some(doc) = catalog.get(cap, &pin.version) else {
+                let available: Vec<&str> = catalog.versions(cap).iter().map(|d| d.version.as_str()).collect();
+                let mut d = Diagnostic::error(
+                    "skipper::pin-unavailable",
+                    format!("`{env}` pins `{cap}` {}, which its source no longer has", pin.version),
+                );
+                if let Some(span) = span {
+                    d = d.label(span, format!("pinned to {}", pin.version));
+                }
+                let promote = manifest
+                    .environment(env)
+                    .and_then(|e| e.promote_from.as_ref())
+                    .map_or_else(
+                        || "run `skipper lock`".to_string(),
+                        |from| {
+                            format!(
+                                "promote a version that exists: `skipper promote {cap} --from {} --to {env}`",
+                                from.value
+                            )
+                        },
+                    );
+                diags.push(d.help(format!(
+                    "restore `{}` (found: {}), or {promote}",
+                    pin.document,
+                    available.join(", ")
+                )));
+                continue;
+            };
+            if from_file.is_some() && doc.hash() != pin.hash {
+                let mut d = Diagnostic::error(
+                    "skipper::pin-changed",
+                    format!("`{}` changed after `{env}` pinned `{cap}` {}", doc.path, pin.version),
+                );
+                d.severity = severity;
+                if let Some(span) = span {
+                    d = d.label(span, format!("pinned with {}", pin.hash));
+                }
+                diags.push(d.help(format!(
+                    "the files now hash to {}; a released version must not change: restore the files, or publish them as a new version and promote it",
+                    doc.hash()
+                )));
+            }
+        }
+    }
+    let Some(file) = file.filter(|_| !refreshing) else {
+        return;
+    };
+    let changes = effective.changes_from(&file.lock);
+    if !changes.is_empty() {
+        let shown: Vec<&str> = changes.iter().take(6).map(String::as_str).collect();
+        let more = if changes.len() > shown.len() {
+            format!(" (and {} more)", changes.len() - shown.len())
+        } else {
+            String::new()
+        };
+        let mut d = Diagnostic::error(
+            "skipper::lock-stale",
+            format!(
+                "`{LOCK_FILE}` is out of date with the manifest: {} entries differ",
+                changes.len()
+            ),
+        );
+        d.severity = severity;
+        diags.push(d.help(format!("run `skipper lock` to record: {}{more}", shown.join("; "))));
+    }
+}
+
+/// `skipper promote`: copies `from`'s pins of `capabilities` (all when empty) into `to`.
+/// Refuses when `to` does not promote from `from`, or when a pin does not resolve to the
+/// files it was taken from.
+pub fn promote(
+    manifest: &Manifest,
+    catalog: &Catalog,
+    effective: &Lock,
+    capabilities: &[String],
+    from: &str,
+    to: &str,
+) -> Result<Lock, String> {
+    let target = manifest
+        .environment(to)
+        .ok_or_else(|| format!("unknown environment `{to}`"))?;
+    manifest
+        .environment(from)
+        .ok_or_else(|| format!("unknown environment `{from}`"))?;
+    match &target.promote_from {
+        Some(source) if source.value == from => {}
+        Some(source) => {
+            return Err(format!(
+                "`{to}` promotes from `{}`, not from `{from}`: what ships to `{to}` must have been tested in `{}`",
+                source.value, source.value
+            ));
+        }
+        None => {
+            return Err(format!(
+                "`{to}` does not promote from another environment (add `promoteFrom: {from}` to it)"
+            ));
+        }
+    }
+    let all: Vec<String> = manifest.capabilities.iter().map(|c| c.name.value.clone()).collect();
+    let names = if capabilities.is_empty() { &all } else { capabilities };
+    let mut lock = effective.clone();
+    for cap in names {
+        if manifest.capability(cap).is_none() {
+            return Err(format!("unknown capability `{cap}`"));
+        }
+        let pin = effective
+            .get(from, cap)
+            .ok_or_else(|| format!("`{from}` has no pin for `{cap}`"))?;
+        let doc = catalog
+            .get(cap, &pin.version)
+            .ok_or_else(|| format!("`{from}` pins `{cap}` {}, which its source no longer has", pin.version))?;
+        if doc.hash() != pin.hash {
+            return Err(format!(
+                "`{from}`'s pin of `{cap}` {} does not match its files (`{}` hashes to {}, the pin says {}): what was tested is not what is on disk",
+                pin.version,
+                doc.path,
+                doc.hash(),
+                pin.hash
+            ));
+        }
+        lock.set(to, cap, pin.clone());
+    }
+    Ok(lock)
+}
