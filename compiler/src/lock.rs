@@ -96,7 +96,7 @@ impl Lock {
                     let what = if a.version != b.version {
                         format!("{} → {}", a.version, b.version)
                     } else if a.engine != b.engine {
-                        format!("engine {} → {}", a.engine.reference(), b.engine.reference())
+                        engine_change(&a.engine, &b.engine)
                     } else {
                         format!("{} rehashed {} → {}", b.version, short(&a.hash), short(&b.hash))
                     };
@@ -106,6 +106,15 @@ impl Lock {
             }
         }
         lines
+    }
+}
+
+/// `engine 1.0.0-beta5 → 1.0.0-beta6` (the image only when it changed too).
+pub fn engine_change(old: &EngineRef, new: &EngineRef) -> String {
+    if old.image == new.image {
+        format!("engine {} → {}", old.version, new.version)
+    } else {
+        format!("engine {} → {}", old.reference(), new.reference())
     }
 }
 

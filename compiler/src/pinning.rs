@@ -3,6 +3,7 @@
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::lock::{LOCK_FILE, Lock, LockFile, Pin};
 use crate::manifest::{EnvironmentDecl, Manifest};
+use crate::pipeline::CompileOptions;
 use crate::resolve::{Catalog, engine_for};
 use crate::stdlib::Stdlib;
 use std::collections::BTreeSet;
@@ -96,13 +97,14 @@ pub fn effective_lock(
 /// latter two are warnings and the build uses what is on disk.
 pub fn check(
     manifest: &Manifest,
+    stdlib: &Stdlib,
     catalog: &Catalog,
     file: Option<&LockFile>,
     effective: &Lock,
-    locked: bool,
-    refreshing: bool,
+    options: &CompileOptions,
     diags: &mut Diagnostics,
 ) {
+    let (locked, refreshing) = (options.locked, options.refresh != Refresh::Keep);
     let severity = if locked { Severity::Error } else { Severity::Warning };
     if locked && file.is_none() {
         diags.push(
@@ -153,10 +155,11 @@ pub fn check(
                 );
                 d.severity = severity;
                 if let Some(span) = span {
-                    d = d.label(span, format!("pinned with {}", pin.hash));
+                    d = d.label(span, format!("pinned with {}", short_hash(&pin.hash)));
                 }
                 diags.push(d.help(format!(
-                    "the files now hash to {}; a released version must not change: restore the files, or publish them as a new version and promote it",
+                    "pinned: {}\nnow:    {}\na released version must not change: restore the files, or publish them as a new version and promote it",
+                    pin.hash,
                     doc.hash()
                 )));
             }
@@ -165,11 +168,26 @@ pub fn check(
     let Some(file) = file.filter(|_| !refreshing) else {
         return;
     };
-    let changes = effective.changes_from(&file.lock);
+    let mut changes = effective.changes_from(&file.lock);
+    // An environment that takes the newest versions also takes the manifest's engine
+    // once re-locked: until then the lock holds the old one.
+    for env in manifest.environments.iter().filter(|e| e.promote_from.is_none()) {
+        for decl in &manifest.capabilities {
+            let (env_name, cap) = (env.name.value.as_str(), decl.name.value.as_str());
+            let wanted = engine_for(manifest, stdlib, env, decl);
+            if let Some(pin) = effective.get(env_name, cap).filter(|p| p.engine != wanted) {
+                changes.push(format!(
+                    "{env_name}/{cap}: {}",
+                    crate::lock::engine_change(&pin.engine, &wanted)
+                ));
+            }
+        }
+    }
+    changes.sort();
     if !changes.is_empty() {
-        let shown: Vec<&str> = changes.iter().take(6).map(String::as_str).collect();
+        let shown: Vec<String> = changes.iter().take(8).map(|c| format!("\n  {c}")).collect();
         let more = if changes.len() > shown.len() {
-            format!(" (and {} more)", changes.len() - shown.len())
+            format!("\n  … and {} more", changes.len() - shown.len())
         } else {
             String::new()
         };
@@ -181,8 +199,12 @@ pub fn check(
             ),
         );
         d.severity = severity;
-        diags.push(d.help(format!("run `skipper lock` to record: {}{more}", shown.join("; "))));
+        diags.push(d.help(format!("run `skipper lock` to record:{}{more}", shown.concat())));
     }
+}
+
+fn short_hash(hash: &str) -> &str {
+    &hash[..hash.len().min("blake3:".len() + 12)]
 }
 
 /// `skipper promote`: copies `from`'s pins of `capabilities` (all when empty) into `to`.

@@ -115,16 +115,7 @@ fn compile_into(
         lock_file.as_ref().map(|f| &f.lock),
         &options.refresh,
     );
-    let refreshing = options.refresh != Refresh::Keep;
-    pinning::check(
-        &manifest,
-        &catalog,
-        lock_file.as_ref(),
-        &lock,
-        options.locked,
-        refreshing,
-        diags,
-    );
+    pinning::check(&manifest, &stdlib, &catalog, lock_file.as_ref(), &lock, options, diags);
 
     // The graph `skipper graph` prints: the newest version of every capability.
     let namespaces: BTreeSet<String> = manifest

@@ -242,3 +242,16 @@ fn carry_over(
     }
     Ok(())
 }
+
+/// Writes `naftiko.fleet.lock` beside the manifest, atomically (a temporary file renamed
+/// over the old one), so a reader never sees half a lock.
+pub fn write_lock(dir: &Path, lock: &skipper_compiler::lock::Lock) -> Result<(), BuildError> {
+    let path = dir.join(skipper_compiler::lock::LOCK_FILE);
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        skipper_compiler::lock::LOCK_FILE,
+        std::process::id()
+    ));
+    std::fs::write(&tmp, lock.to_text()).map_err(|e| BuildError::io("write the lock", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| BuildError::io("write the lock", &path, e))
+}

@@ -1,0 +1,161 @@
+//! One function per command: compile, call the compiler or driver, print the result.
+
+use crate::terminal::{Terminal, display_path};
+use crate::{Command, GraphFormat, INTERNAL_ERROR, USER_ERROR};
+use serde_json::json;
+use skipper_compiler::pinning::{Refresh, promote};
+use skipper_compiler::{CompileOptions, Compiled, compile_with};
+use skipper_driver::{BuildError, BuildOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub struct Context {
+    pub terminal: Terminal,
+    pub cwd: PathBuf,
+    pub manifest: PathBuf,
+}
+
+pub fn run(cx: &Context, command: &Command) -> ExitCode {
+    let options = match command {
+        Command::Build { locked, .. } | Command::Check { locked } => CompileOptions {
+            locked: *locked,
+            ..CompileOptions::default()
+        },
+        Command::Lock {
+            update: Some(capability),
+        } => CompileOptions {
+            refresh: Refresh::Only(capability.clone()),
+            ..CompileOptions::default()
+        },
+        Command::Lock { update: None } => CompileOptions {
+            refresh: Refresh::All,
+            ..CompileOptions::default()
+        },
+        _ => CompileOptions::default(),
+    };
+    let compilation = compile_with(&cx.manifest, &options);
+    let ok = cx.terminal.diagnostics(&compilation);
+    let Some(compiled) = compilation.output.as_ref().filter(|_| ok) else {
+        cx.terminal.compile_failed(&compilation);
+        return ExitCode::from(USER_ERROR);
+    };
+    match command {
+        Command::Check { .. } => {
+            let (caps, envs) = (compiled.manifest.capabilities.len(), compiled.fleet.environments.len());
+            cx.terminal.done(
+                &format!(
+                    "Checked `{}`: {caps} capabilities, {envs} environments, no errors",
+                    compiled.fleet.name
+                ),
+                &[],
+                json!({"reason": "finished", "success": true}),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Graph { format } => {
+            let text = match format {
+                GraphFormat::Text => compiled.graph.to_text(),
+                GraphFormat::Dot => compiled.graph.to_dot(&compiled.fleet.name),
+                GraphFormat::Mermaid => compiled.graph.to_mermaid(),
+            };
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Build { environments, out, .. } => build(cx, compiled, environments, out.as_ref()),
+        Command::Lock { update } => {
+            if let Some(capability) = update.as_ref().filter(|c| compiled.manifest.capability(c).is_none()) {
+                cx.terminal.error(&format!("unknown capability `{capability}`"));
+                return ExitCode::from(USER_ERROR);
+            }
+            write_lock(cx, compiled, &compiled.lock.effective, "Locked")
+        }
+        Command::Promote {
+            capabilities,
+            all,
+            from,
+            to,
+        } => {
+            if capabilities.is_empty() && !all {
+                cx.terminal.error("name the capabilities to promote, or pass --all");
+                return ExitCode::from(USER_ERROR);
+            }
+            match promote(
+                &compiled.manifest,
+                &compiled.catalog,
+                &compiled.lock.effective,
+                capabilities,
+                from,
+                to,
+            ) {
+                Ok(lock) => write_lock(cx, compiled, &lock, &format!("Promoted {from} → {to}")),
+                Err(why) => {
+                    cx.terminal.error(&why);
+                    ExitCode::from(USER_ERROR)
+                }
+            }
+        }
+    }
+}
+
+fn build(cx: &Context, compiled: &Compiled, environments: &[String], out: Option<&PathBuf>) -> ExitCode {
+    let options = BuildOptions {
+        out: out.map(|o| cx.cwd.join(o)),
+        environments: environments.to_vec(),
+        ..BuildOptions::default()
+    };
+    match skipper_driver::build(compiled, &options) {
+        Ok(report) => {
+            let out = display_path(&report.out, &cx.cwd);
+            cx.terminal.done(
+                &format!(
+                    "Built `{}`: {} units ({} rendered, {} reused), {} files in {out}",
+                    compiled.fleet.name,
+                    report.rendered.len() + report.reused.len(),
+                    report.rendered.len(),
+                    report.reused.len(),
+                    report.files,
+                ),
+                &[],
+                json!({"reason": "finished", "success": true, "out": out, "rendered": report.rendered, "reused": report.reused.len(), "files": report.files}),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            cx.terminal.error(&e.to_string());
+            ExitCode::from(if matches!(e, BuildError::User(_)) {
+                USER_ERROR
+            } else {
+                INTERNAL_ERROR
+            })
+        }
+    }
+}
+
+/// Writes `lock` beside the manifest (when it changed) and prints what changed.
+fn write_lock(cx: &Context, compiled: &Compiled, lock: &skipper_compiler::lock::Lock, what: &str) -> ExitCode {
+    let old = compiled.lock.on_disk.clone().unwrap_or_default();
+    let changes = lock.changes_from(&old);
+    let unchanged = compiled.lock.on_disk.as_ref() == Some(lock);
+    if !unchanged {
+        if let Err(e) = skipper_driver::write_lock(&compiled.manifest.dir, lock) {
+            cx.terminal.error(&e.to_string());
+            return ExitCode::from(INTERNAL_ERROR);
+        }
+    }
+    let sentence = if unchanged {
+        format!("{what}: `{}` is up to date", skipper_compiler::lock::LOCK_FILE)
+    } else {
+        format!(
+            "{what}: {} change{} in `{}`",
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" },
+            skipper_compiler::lock::LOCK_FILE
+        )
+    };
+    cx.terminal.done(
+        &sentence,
+        &changes,
+        json!({"reason": "finished", "success": true, "changes": changes}),
+    );
+    ExitCode::SUCCESS
+}
