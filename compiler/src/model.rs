@@ -209,6 +209,9 @@ pub struct ResolvedCapability {
     /// Names of the capabilities that call this one (sorted).
     pub dependents: Vec<String>,
     pub gateway: GatewaySpec,
+    /// The control adapter reloads the document (`management.reload: true`): a document
+    /// change then needs no restart.
+    pub hot_reload: bool,
     pub document: DeployedDocument,
 }
 

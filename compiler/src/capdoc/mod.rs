@@ -61,6 +61,8 @@ pub struct DocumentExpose {
     pub namespace: Option<Spanned<String>>,
     /// An MCP expose over stdio listens on no port.
     pub stdio: bool,
+    /// A control adapter with `management.reload: true`.
+    pub reload: bool,
     pub span: Span,
 }
 

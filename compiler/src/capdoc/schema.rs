@@ -485,11 +485,19 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
             );
         }
     }
+    // `management.reload: true` on the control adapter: the engine can take a new
+    // document without a restart.
+    let reload = kind == ExposeKind::Control
+        && f.get("management")
+            .and_then(|m| m.get("reload"))
+            .and_then(|r| dec.bool(r, &format!("{}.management.reload", f.path)))
+            .is_some_and(|r| r.value);
     Some(DocumentExpose {
         kind,
         port,
         namespace,
         stdio,
+        reload,
         span: dec.head(node.span),
     })
 }

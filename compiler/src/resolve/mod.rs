@@ -346,6 +346,7 @@ fn resolve_capability(
                 |m| m.value,
             ),
         },
+        hot_reload: loaded.document.exposes.iter().any(|e| e.reload),
         document: prepared.document.clone(),
     })
 }

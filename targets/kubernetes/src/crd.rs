@@ -49,6 +49,8 @@ pub struct CapabilitySpec {
     pub depends_on: Vec<String>,
     pub dependents: Vec<String>,
     pub gateway: GatewaySpec,
+    /// The engine reloads a changed document itself: pods are not restarted for it.
+    pub hot_reload: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

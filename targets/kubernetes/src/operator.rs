@@ -41,6 +41,7 @@ pub fn capability_resource(ctx: &EnvContext, cap: &ResolvedCapability) -> Capabi
         depends_on: cap.depends_on.clone(),
         dependents: cap.dependents.clone(),
         gateway: cap.gateway.clone(),
+        hot_reload: cap.hot_reload,
     };
     let mut resource = Capability::new(&cap.name, spec);
     resource.metadata.namespace = Some(ctx.namespace.clone());
@@ -72,6 +73,7 @@ pub fn capability_from_resource(
         depends_on: spec.depends_on.clone(),
         dependents: spec.dependents.clone(),
         gateway: spec.gateway.clone(),
+        hot_reload: spec.hot_reload,
         document,
     }
 }

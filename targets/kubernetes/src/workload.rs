@@ -257,7 +257,11 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
-                    annotations: Some(BTreeMap::from([(DOCUMENT_HASH.to_string(), cap.document.hash.clone())])),
+                    // The engine reads its document at start, so a new document must
+                    // restart the pods: the hash in the template does that. An engine
+                    // that reloads the document itself is left running.
+                    annotations: (!cap.hot_reload)
+                        .then(|| BTreeMap::from([(DOCUMENT_HASH.to_string(), cap.document.hash.clone())])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod),

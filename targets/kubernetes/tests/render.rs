@@ -165,3 +165,25 @@ fn the_operator_rebuilds_the_same_capability_from_its_resource() {
     let back: skipper_target_kubernetes::crd::Capability = serde_json::from_value(json).unwrap();
     assert_eq!(back.spec, resource.spec);
 }
+
+#[test]
+fn a_document_change_restarts_pods_unless_the_engine_reloads_it() {
+    let fleet = fleet();
+    let (ctx, mut voyages) = capability(&fleet, "dev", "voyages");
+    assert!(!voyages.hot_reload);
+    let annotations = |cap: &ResolvedCapability| {
+        workload::deployment(&ctx, cap)
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+    };
+    let restarting = annotations(&voyages).expect("the document hash is in the pod template");
+    assert_eq!(restarting["naftiko.io/document-hash"], voyages.document.hash);
+    voyages.hot_reload = true;
+    assert_eq!(annotations(&voyages), None, "a reloading engine keeps its pods");
+    let (_, registry) = capability(&fleet, "dev", "registry");
+    assert!(registry.hot_reload, "registry 1.1.0 declares management.reload");
+}
