@@ -1,10 +1,11 @@
 //! One function per command: compile, call the compiler or driver, print the result.
 
 use crate::terminal::{Terminal, display_path};
-use crate::{Command, GraphFormat, INTERNAL_ERROR, USER_ERROR};
+use crate::{Command, DiffOutput, GraphFormat, INTERNAL_ERROR, USER_ERROR};
 use serde_json::json;
 use skipper_compiler::pinning::{Refresh, promote};
 use skipper_compiler::{CompileOptions, Compiled, compile_with};
+use skipper_driver::diff::{Side, diff as diff_trees, materialize, render_human, render_json};
 use skipper_driver::{BuildError, BuildOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,25 @@ pub struct Context {
 }
 
 pub fn run(cx: &Context, command: &Command) -> ExitCode {
+    if let Command::Diff {
+        old,
+        new,
+        stat,
+        output,
+        exit_code,
+        environments,
+    } = command
+    {
+        return diff(
+            cx,
+            old.as_deref(),
+            new.as_deref(),
+            *stat,
+            *output,
+            *exit_code,
+            environments,
+        );
+    }
     let options = match command {
         Command::Build { locked, .. } | Command::Check { locked } => CompileOptions {
             locked: *locked,
@@ -69,6 +89,8 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             }
             write_lock(cx, compiled, &compiled.lock.effective, "Locked")
         }
+        // Dispatched before compiling: its sides may need no manifest at all.
+        Command::Diff { .. } => ExitCode::from(INTERNAL_ERROR),
         Command::Promote {
             capabilities,
             all,
@@ -158,4 +180,45 @@ fn write_lock(cx: &Context, compiled: &Compiled, lock: &skipper_compiler::lock::
         json!({"reason": "finished", "success": true, "changes": changes}),
     );
     ExitCode::SUCCESS
+}
+
+fn diff(
+    cx: &Context,
+    old: Option<&str>,
+    new: Option<&str>,
+    stat: bool,
+    output: DiffOutput,
+    exit_code: bool,
+    environments: &[String],
+) -> ExitCode {
+    let old = old.map_or(Side::Revision("HEAD".into()), |o| Side::parse(o, &cx.cwd));
+    let new = new.map_or(Side::WorkingTree, |n| Side::parse(n, &cx.cwd));
+    let result = materialize(&old, &cx.manifest).and_then(|o| {
+        let n = materialize(&new, &cx.manifest)?;
+        diff_trees(&o.snapshot, &n.snapshot, environments)
+    });
+    match result {
+        Ok(report) => {
+            match output {
+                DiffOutput::Json => print!("{}", render_json(&report)),
+                DiffOutput::Human => {
+                    let color = cx.terminal.color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+                    print!("{}", render_human(&report, stat, color));
+                }
+            }
+            if exit_code && !report.is_empty() {
+                ExitCode::from(USER_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            cx.terminal.error(&e.to_string());
+            ExitCode::from(if matches!(e, BuildError::User(_)) {
+                USER_ERROR
+            } else {
+                INTERNAL_ERROR
+            })
+        }
+    }
 }

@@ -63,6 +63,25 @@ pub enum Command {
         #[arg(long, value_name = "CAPABILITY")]
         update: Option<String>,
     },
+    /// Show what changes between two builds, object by object, and what each change does
+    Diff {
+        /// The old side: a rendered directory, a skipper.index.json, or a git revision [default: HEAD]
+        old: Option<String>,
+        /// The new side, likewise [default: the working tree, rendered on the fly]
+        new: Option<String>,
+        /// Only the summary and one line per object, no diff bodies
+        #[arg(long)]
+        stat: bool,
+        /// Output for people or for CI
+        #[arg(long, value_enum, default_value_t = DiffOutput::Human)]
+        output: DiffOutput,
+        /// Exit with 1 when anything differs (a CI gate)
+        #[arg(long)]
+        exit_code: bool,
+        /// Only these environments
+        #[arg(long = "env", value_name = "ENV")]
+        environments: Vec<String>,
+    },
     /// Copy tested pins from one environment to the next
     Promote {
         /// Capabilities to promote
@@ -77,6 +96,12 @@ pub enum Command {
         #[arg(long, value_name = "ENV")]
         to: String,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffOutput {
+    Human,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -4,6 +4,7 @@
 //! out the tree with kustomizations and the index → swap it into place atomically.
 //! The driver owns the file system side of a build; the compiler and targets stay pure.
 
+pub mod diff;
 mod output;
 mod plan;
 mod store;

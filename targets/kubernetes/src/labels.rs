@@ -1,6 +1,6 @@
 //! Labels and annotations every object carries.
 
-use skipper_compiler::model::{EnvContext, ResolvedCapability};
+use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability};
 use std::collections::BTreeMap;
 
 pub const MANAGED_BY: &str = "skipper";
@@ -38,6 +38,31 @@ pub fn fleet_labels(ctx: &EnvContext) -> BTreeMap<String, String> {
         labels.insert("naftiko.io/region".into(), region.clone());
     }
     labels
+}
+
+/// How a namespace asks its mesh for sidecars: Istio reads a namespace label, Linkerd a
+/// namespace annotation. (Consul asks per pod: see [`pod_mesh_annotations`].)
+pub fn namespace_mesh(mesh: Mesh) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let one = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+    match mesh {
+        Mesh::Istio => (one("istio-injection", "enabled"), BTreeMap::new()),
+        Mesh::Linkerd => (BTreeMap::new(), one("linkerd.io/inject", "enabled")),
+        Mesh::Consul | Mesh::Native => (BTreeMap::new(), BTreeMap::new()),
+    }
+}
+
+/// Consul's connect injector reads pod annotations.
+pub fn pod_mesh_annotations(mesh: Mesh, capability: &str) -> BTreeMap<String, String> {
+    match mesh {
+        Mesh::Consul => BTreeMap::from([
+            ("consul.hashicorp.com/connect-inject".to_string(), "true".to_string()),
+            (
+                "consul.hashicorp.com/connect-service".to_string(),
+                capability.to_string(),
+            ),
+        ]),
+        _ => BTreeMap::new(),
+    }
 }
 
 /// A valid label value (≤ 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends), derived

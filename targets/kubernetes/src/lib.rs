@@ -67,10 +67,14 @@ impl Target for Kubernetes {
     }
 
     fn render_fleet(&self, ctx: &EnvContext, input: &KubernetesFleetInput) -> Result<Vec<Artifact>, RenderError> {
+        let (mesh_labels, mesh_annotations) = labels::namespace_mesh(ctx.mesh);
+        let mut namespace_labels = labels::fleet_labels(ctx);
+        namespace_labels.extend(mesh_labels);
         let namespace = Namespace {
             metadata: ObjectMeta {
                 name: Some(ctx.namespace.clone()),
-                labels: Some(labels::fleet_labels(ctx)),
+                labels: Some(namespace_labels),
+                annotations: (!mesh_annotations.is_empty()).then_some(mesh_annotations),
                 ..ObjectMeta::default()
             },
             ..Namespace::default()

@@ -160,6 +160,17 @@ fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
+/// The engine reads its document at start, so a new document must restart the pods: the
+/// document hash in the template does that. An engine that reloads the document itself
+/// is left running.
+fn pod_annotations(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap<String, String> {
+    let mut annotations = crate::labels::pod_mesh_annotations(ctx.mesh, &cap.name);
+    if !cap.hot_reload {
+        annotations.insert(DOCUMENT_HASH.to_string(), cap.document.hash.clone());
+    }
+    annotations
+}
+
 pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
     let labels = capability_labels(ctx, cap);
     let control = cap.control().map_or("control", |c| c.port_name.as_str());
@@ -257,11 +268,7 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
-                    // The engine reads its document at start, so a new document must
-                    // restart the pods: the hash in the template does that. An engine
-                    // that reloads the document itself is left running.
-                    annotations: (!cap.hot_reload)
-                        .then(|| BTreeMap::from([(DOCUMENT_HASH.to_string(), cap.document.hash.clone())])),
+                    annotations: Some(pod_annotations(ctx, cap)).filter(|a| !a.is_empty()),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod),

@@ -1,0 +1,110 @@
+//! What a change to an object means for the running fleet.
+
+use serde::Serialize;
+use skipper_compiler::emit::Yaml;
+
+/// How disruptive a change is, least to most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeClass {
+    /// Routing, monitoring, policy, secrets wiring, autoscaling: nothing restarts.
+    Infra,
+    /// Only the capability document changed and the engine reloads it: nothing restarts.
+    HotReload,
+    /// The pod template changed: pods restart with the same version.
+    Restart,
+    /// The image or the capability version changed: a rollout, following the strategy.
+    Rollout,
+}
+
+impl ChangeClass {
+    pub const ALL: [ChangeClass; 4] = [
+        ChangeClass::Rollout,
+        ChangeClass::Restart,
+        ChangeClass::HotReload,
+        ChangeClass::Infra,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChangeClass::Infra => "infra",
+            ChangeClass::HotReload => "hot-reload",
+            ChangeClass::Restart => "restart",
+            ChangeClass::Rollout => "rollout",
+        }
+    }
+}
+
+pub(crate) fn get<'a>(value: &'a Yaml, path: &[&str]) -> Option<&'a Yaml> {
+    path.iter().try_fold(value, |v, key| match v {
+        Yaml::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    })
+}
+
+const WORKLOADS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet", "Rollout"];
+
+fn images(template: Option<&Yaml>) -> Vec<&Yaml> {
+    match template.and_then(|t| get(t, &["spec", "containers"])) {
+        Some(Yaml::Seq(containers)) => containers.iter().filter_map(|c| get(c, &["image"])).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The class of an object that exists on both sides and differs.
+pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
+    if WORKLOADS.contains(&kind) {
+        let (a, b) = (get(old, &["spec", "template"]), get(new, &["spec", "template"]));
+        let version = |t: Option<&Yaml>| {
+            t.and_then(|t| get(t, &["metadata", "labels", "app.kubernetes.io/version"]))
+                .cloned()
+        };
+        if images(a) != images(b) || version(a) != version(b) {
+            return ChangeClass::Rollout;
+        }
+        return if a != b {
+            ChangeClass::Restart
+        } else {
+            ChangeClass::Infra
+        };
+    }
+    if kind == "Capability" {
+        let field = |v: &Yaml, k: &str| get(v, &["spec", k]).cloned();
+        if field(old, "version") != field(new, "version") || field(old, "engine") != field(new, "engine") {
+            return ChangeClass::Rollout;
+        }
+        let pod_fields = ["class", "binds", "exposes", "observability"];
+        if pod_fields.iter().any(|k| field(old, k) != field(new, k)) {
+            return ChangeClass::Restart;
+        }
+        let document = |v: &Yaml| get(v, &["spec", "document", "hash"]).cloned();
+        if document(old) != document(new) {
+            let reloads = matches!(get(new, &["spec", "hotReload"]), Some(Yaml::Bool(true)));
+            return if reloads {
+                ChangeClass::HotReload
+            } else {
+                ChangeClass::Restart
+            };
+        }
+        return ChangeClass::Infra;
+    }
+    if is_capability_document(new) {
+        return ChangeClass::HotReload;
+    }
+    ChangeClass::Infra
+}
+
+/// The class of an object that appears or disappears.
+pub fn classify_presence(kind: &str) -> ChangeClass {
+    if WORKLOADS.contains(&kind) || kind == "Capability" {
+        ChangeClass::Rollout
+    } else {
+        ChangeClass::Infra
+    }
+}
+
+/// The ConfigMap that carries a capability's deployed document.
+fn is_capability_document(object: &Yaml) -> bool {
+    matches!(get(object, &["kind"]), Some(Yaml::Str(k)) if k == "ConfigMap")
+        && get(object, &["metadata", "annotations", "naftiko.io/document-hash"]).is_some()
+}
