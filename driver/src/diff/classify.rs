@@ -88,7 +88,9 @@ pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
         }
         return ChangeClass::Infra;
     }
-    if is_capability_document(new) {
+    // The document's ConfigMap: new content is a reload (the workload's own change, if
+    // its pods must restart for it, is classified on the workload); labels alone are infra.
+    if is_capability_document(new) && get(old, &["data"]) != get(new, &["data"]) {
         return ChangeClass::HotReload;
     }
     ChangeClass::Infra

@@ -35,7 +35,9 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 pub fn compiled(fleet_dir: &Path) -> Compiled {
     let compilation = compile(&fleet_dir.join("naftiko.fleet.yaml"));
-    assert!(!compilation.diagnostics.has_errors(), "the fleet must compile");
+    let text =
+        skipper_compiler::diag::render_human(compilation.diagnostics.iter(), &compilation.sources, Default::default());
+    assert!(!compilation.diagnostics.has_errors(), "the fleet must compile:\n{text}");
     compilation.output.unwrap()
 }
 

@@ -1,0 +1,163 @@
+//! `skipper diff` between git revisions of a real repository.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    output
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let mut all = vec![
+        "-c",
+        "user.name=Skipper Test",
+        "-c",
+        "user.email=test@skipper.invalid",
+        "-c",
+        "commit.gpgsign=false",
+    ];
+    all.extend_from_slice(args);
+    let output = run(dir, "git", &all);
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn skipper(dir: &Path, args: &[&str]) -> Output {
+    run(dir, env!("CARGO_BIN_EXE_skipper"), args)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if entry.file_name() == "rendered" || entry.file_name() == ".skipper" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A git repository holding the example under `fleet/`, one commit deep.
+fn repository() -> (tempfile::TempDir, PathBuf) {
+    let repo = tempfile::tempdir().unwrap();
+    let fleet = repo.path().join("fleet");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shipyard"),
+        &fleet,
+    );
+    std::fs::write(repo.path().join(".gitignore"), "rendered/\n.skipper/\n").unwrap();
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "the shipyard fleet"]);
+    (repo, fleet)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+#[test]
+fn two_revisions_are_rendered_and_compared() {
+    let (repo, fleet) = repository();
+    let doc = fleet.join("capabilities/voyages/voyages.ikanos.yml");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(&doc, text.replace("Plans voyages", "Plans and checks voyages")).unwrap();
+    // Unchanged against HEAD before committing? No: the working tree differs.
+    let pending = skipper(&fleet, &["diff", "--stat", "--exit-code"]);
+    assert_eq!(
+        pending.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&pending.stderr)
+    );
+    git(repo.path(), &["commit", "-qam", "reword voyages"]);
+
+    let output = skipper(&fleet, &["diff", "HEAD~1", "HEAD", "--stat"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = stdout(&output);
+    assert!(text.starts_with("dev: +0 ~2 -0 (restart 1, hot-reload 1)\n"), "{text}");
+    assert!(
+        text.contains("  ~ apps/v1 Deployment shipyard-dev/voyages  [restart]"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Summary: 8 objects in 4 trees: +0 ~8 -0 (restart 4, hot-reload 4)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("registry"), "only the changed capability appears");
+
+    let json = skipper(&fleet, &["diff", "HEAD~1", "HEAD", "--output", "json", "--env", "prod"]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(value["summary"]["changed"], 4, "two regions × (ConfigMap, Deployment)");
+    assert_eq!(value["trees"]["prod/eu-west-1"]["classes"]["restart"], 1);
+
+    // HEAD against the working tree: nothing left to show.
+    let clean = skipper(&fleet, &["diff", "--exit-code"]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(stdout(&clean).starts_with("No differences"), "{}", stdout(&clean));
+    assert!(
+        !fleet.join("rendered").exists(),
+        "diff renders into temporary directories only"
+    );
+}
+
+#[test]
+fn a_changed_secret_value_never_shows_in_a_diff() {
+    let (repo, fleet) = repository();
+    let secrets = fleet.join("capabilities/registry/secrets.yaml");
+    std::fs::write(&secrets, "registry-bearer-token: \"tok-first-a1b2c3\"\n").unwrap();
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "local secrets"]);
+    std::fs::write(&secrets, "registry-bearer-token: \"tok-second-d4e5f6\"\n").unwrap();
+    git(repo.path(), &["commit", "-qam", "rotate"]);
+    let output = skipper(&fleet, &["diff", "HEAD~1", "HEAD", "--exit-code"]);
+    let text = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a secret's value is not part of any artifact: {text}"
+    );
+    assert!(!text.contains("tok-first") && !text.contains("tok-second"));
+}
+
+#[test]
+fn a_side_that_is_not_a_revision_is_a_clear_error() {
+    let (_repo, fleet) = repository();
+    let output = skipper(&fleet, &["diff", "no-such-branch", "HEAD"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read revision `no-such-branch`"), "{stderr}");
+}
+
+#[test]
+fn rendered_directories_and_indexes_are_sides_too() {
+    let (_repo, fleet) = repository();
+    assert!(skipper(&fleet, &["build", "--out", "../a"]).status.success());
+    assert!(skipper(&fleet, &["build", "--out", "../b"]).status.success());
+    let output = skipper(&fleet, &["diff", "../a", "../b/skipper.index.json", "--exit-code"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout(&output).starts_with("No differences"));
+}
