@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
-    let output = Command::new(program)
+    Command::new(program)
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
-        .unwrap();
-    output
+        .unwrap()
 }
 
 fn git(dir: &Path, args: &[&str]) {
