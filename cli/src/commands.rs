@@ -142,14 +142,7 @@ fn build(cx: &Context, compiled: &Compiled, environments: &[String], out: Option
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            cx.terminal.error(&e.to_string());
-            ExitCode::from(if matches!(e, BuildError::User(_)) {
-                USER_ERROR
-            } else {
-                INTERNAL_ERROR
-            })
-        }
+        Err(e) => failed(cx, &e),
     }
 }
 
@@ -212,13 +205,16 @@ fn diff(
                 ExitCode::SUCCESS
             }
         }
-        Err(e) => {
-            cx.terminal.error(&e.to_string());
-            ExitCode::from(if matches!(e, BuildError::User(_)) {
-                USER_ERROR
-            } else {
-                INTERNAL_ERROR
-            })
-        }
+        Err(e) => failed(cx, &e),
     }
+}
+
+/// A failed build or diff: user mistakes exit 1, everything else 2.
+fn failed(cx: &Context, e: &BuildError) -> ExitCode {
+    cx.terminal.error(&e.to_string());
+    ExitCode::from(if matches!(e, BuildError::User(_)) {
+        USER_ERROR
+    } else {
+        INTERNAL_ERROR
+    })
 }

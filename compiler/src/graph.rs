@@ -7,6 +7,7 @@
 
 use crate::capdoc::CapabilityDocument;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::manifest::Manifest;
 use crate::model::ExposeKind;
 use crate::source::Span;
 use petgraph::algo::tarjan_scc;
@@ -42,6 +43,29 @@ pub struct GraphInput<'a> {
 }
 
 impl FleetGraph {
+    /// The graph of a fleet whose capabilities run the documents `document_of` gives.
+    pub fn of_fleet<'a>(
+        manifest: &'a Manifest,
+        document_of: impl Fn(&str) -> Option<&'a CapabilityDocument>,
+        diags: &mut Diagnostics,
+    ) -> FleetGraph {
+        let namespaces: BTreeSet<String> = manifest
+            .environments
+            .iter()
+            .filter_map(|e| e.namespace.as_ref().map(|n| n.value.clone()))
+            .collect();
+        let inputs: Vec<GraphInput> = manifest
+            .capabilities
+            .iter()
+            .map(|c| GraphInput {
+                name: &c.name.value,
+                depends_on: &c.depends_on,
+                document: document_of(&c.name.value),
+            })
+            .collect();
+        FleetGraph::build(&inputs, &namespaces, diags)
+    }
+
     /// Builds the graph. Unknown `dependsOn` targets are reported by the resolver, not
     /// here; consumes that look like another capability but miss its ports are warned about.
     pub fn build(inputs: &[GraphInput], namespaces: &BTreeSet<String>, diags: &mut Diagnostics) -> FleetGraph {

@@ -3,7 +3,7 @@
 use crate::capdoc::{CapabilityLoader, list_documents, relative_path};
 use crate::decode::Decoder;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::graph::{FleetGraph, GraphInput};
+use crate::graph::FleetGraph;
 use crate::lock::{Lock, LockFile, read_lock};
 use crate::manifest::{Manifest, decode_manifest};
 use crate::model::ResolvedFleet;
@@ -118,21 +118,11 @@ fn compile_into(
     pinning::check(&manifest, &stdlib, &catalog, lock_file.as_ref(), &lock, options, diags);
 
     // The graph `skipper graph` prints: the newest version of every capability.
-    let namespaces: BTreeSet<String> = manifest
-        .environments
-        .iter()
-        .filter_map(|e| e.namespace.as_ref().map(|n| n.value.clone()))
-        .collect();
-    let inputs: Vec<GraphInput> = manifest
-        .capabilities
-        .iter()
-        .map(|c| GraphInput {
-            name: &c.name.value,
-            depends_on: &c.depends_on,
-            document: catalog.newest(&c.name.value).map(|d| &d.document),
-        })
-        .collect();
-    let graph = FleetGraph::build(&inputs, &namespaces, &mut Diagnostics::new());
+    let graph = FleetGraph::of_fleet(
+        &manifest,
+        |name| catalog.newest(name).map(|d| &d.document),
+        &mut Diagnostics::new(),
+    );
     let fleet = resolve(&manifest, &stdlib, &catalog, &lock, sources, diags)?;
     Some(Compiled {
         manifest,

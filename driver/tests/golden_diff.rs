@@ -39,6 +39,18 @@ fn diff_after(change: impl FnOnce(&Path), env: &str) -> (String, skipper_driver:
     (render_human(&report, false, false), report)
 }
 
+/// `skipper lock` (with `--update` for `Refresh::Only`).
+fn relock(fleet: &Path, refresh: Refresh) {
+    let options = CompileOptions {
+        refresh,
+        ..CompileOptions::default()
+    };
+    let compiled = compile_with(&fleet.join("naftiko.fleet.yaml"), &options)
+        .output
+        .unwrap();
+    skipper_driver::write_lock(fleet, &compiled.lock.effective).unwrap();
+}
+
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({ snapshot_path => workspace().join("golden/diff"), prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!(name, text);
@@ -60,14 +72,7 @@ fn a_version_bump_is_a_rollout() {
                 doc.replace("version: \"1.1.0\"", "version: \"1.2.0\""),
             )
             .unwrap();
-            let options = CompileOptions {
-                refresh: Refresh::Only("registry".into()),
-                ..CompileOptions::default()
-            };
-            let compiled = compile_with(&fleet.join("naftiko.fleet.yaml"), &options)
-                .output
-                .unwrap();
-            skipper_driver::write_lock(fleet, &compiled.lock.effective).unwrap();
+            relock(fleet, Refresh::Only("registry".into()));
         },
         "dev",
     );
@@ -89,14 +94,7 @@ fn a_document_change_the_engine_reloads_is_hot_reload_only() {
                 "Read a ship's details",
             );
             // Relock: dev takes the edited file (a released version must be republished).
-            let options = CompileOptions {
-                refresh: Refresh::All,
-                ..CompileOptions::default()
-            };
-            let compiled = compile_with(&fleet.join("naftiko.fleet.yaml"), &options)
-                .output
-                .unwrap();
-            skipper_driver::write_lock(fleet, &compiled.lock.effective).unwrap();
+            relock(fleet, Refresh::All);
         },
         "dev",
     );

@@ -11,13 +11,13 @@ pub use classes::{BASE_CLASS, ClassTable};
 
 use crate::capdoc::{CapabilityDocument, DEFAULT_CONTROL_PORT, deployed_document};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::graph::{FleetGraph, GraphInput};
+use crate::graph::FleetGraph;
 use crate::lock::Lock;
 use crate::manifest::{CapabilityDecl, EnvironmentDecl, Manifest, Settings};
 use crate::model::*;
 use crate::source::{SourceMap, Spanned};
 use crate::stdlib::Stdlib;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Per-capability facts that do not depend on the environment.
 struct Prepared {
@@ -46,11 +46,6 @@ pub fn resolve(
             prepared.insert((name, loaded.version.as_str()), p);
         }
     }
-    let namespaces: BTreeSet<String> = manifest
-        .environments
-        .iter()
-        .filter_map(|e| e.namespace.as_ref().map(|n| n.value.clone()))
-        .collect();
     let mut environments = Vec::new();
     for env in &manifest.environments {
         // The documents this environment runs: its pins, else the newest.
@@ -67,16 +62,7 @@ pub fn resolve(
             .collect();
         // Versions differ between environments, and with them the calls between
         // capabilities: each environment has its own graph.
-        let inputs: Vec<GraphInput> = manifest
-            .capabilities
-            .iter()
-            .map(|c| GraphInput {
-                name: &c.name.value,
-                depends_on: &c.depends_on,
-                document: selected.get(c.name.value.as_str()).map(|d| &d.document),
-            })
-            .collect();
-        let graph = FleetGraph::build(&inputs, &namespaces, diags);
+        let graph = FleetGraph::of_fleet(manifest, |name| selected.get(name).map(|d| &d.document), diags);
         graph.report_cycles(diags);
         let mut capabilities = Vec::new();
         let mut env_classes = BTreeMap::new();
