@@ -350,6 +350,10 @@ pub struct ObservabilitySpec {
     pub tracing_sampling: f64,
     pub slo_availability: Percent,
     pub slo_latency_p99: Duration,
+    /// The Prometheus that rollout analysis queries.
+    pub prometheus: String,
+    /// The namespace Prometheus runs in: allowed to scrape control ports.
+    pub monitoring_namespace: String,
 }
 
 /// One server adapter of the capability that listens on a port.
@@ -417,6 +421,9 @@ pub struct GatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_path: Option<String>,
     pub mcp: bool,
+    /// The MCP tools the MCP gateway routes to this capability (when `mcp`), sorted.
+    #[serde(default)]
+    pub mcp_tools: Vec<String>,
 }
 
 /// The capability document as deployed: the entry document and every file it imports,

@@ -63,6 +63,8 @@ pub struct DocumentExpose {
     pub stdio: bool,
     /// A control adapter with `management.reload: true`.
     pub reload: bool,
+    /// The tool names of an MCP adapter.
+    pub tools: Vec<Spanned<String>>,
     pub span: Span,
 }
 

@@ -492,12 +492,21 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
             .and_then(|m| m.get("reload"))
             .and_then(|r| dec.bool(r, &format!("{}.management.reload", f.path)))
             .is_some_and(|r| r.value);
+    let tools = match (kind, f.get("tools")) {
+        (ExposeKind::Mcp, Some(t)) => dec
+            .named_entries(t, &f.path_of("tools"))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect(),
+        _ => Vec::new(),
+    };
     Some(DocumentExpose {
         kind,
         port,
         namespace,
         stdio,
         reload,
+        tools,
         span: dec.head(node.span),
     })
 }

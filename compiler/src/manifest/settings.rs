@@ -46,6 +46,8 @@ pub struct Settings {
     pub tracing_sampling: S<f64>,
     pub slo_availability: S<Percent>,
     pub slo_latency_p99: S<Duration>,
+    pub prometheus: S<String>,
+    pub monitoring_namespace: S<String>,
     pub autoscaling_metric: S<AutoscalingMetric>,
 }
 
@@ -81,6 +83,8 @@ impl Settings {
             tracing_sampling,
             slo_availability,
             slo_latency_p99,
+            prometheus,
+            monitoring_namespace,
             autoscaling_metric,
         );
     }
@@ -243,9 +247,15 @@ fn decode_rollout(dec: &mut Decoder, node: &Node, path: &str, s: &mut Settings) 
 }
 
 fn decode_observability(dec: &mut Decoder, node: &Node, path: &str, s: &mut Settings) {
-    let Some(f) = dec.map(node, path, &["tracing", "slo"]) else {
+    let Some(f) = dec.map(node, path, &["tracing", "slo", "prometheus", "monitoringNamespace"]) else {
         return;
     };
+    s.prometheus = f
+        .get("prometheus")
+        .and_then(|n| dec.string(n, &f.path_of("prometheus")));
+    s.monitoring_namespace = f
+        .get("monitoringNamespace")
+        .and_then(|n| dec.string(n, &f.path_of("monitoringNamespace")));
     if let Some(n) = f.get("tracing") {
         let tpath = f.path_of("tracing");
         if let Some(t) = dec.map(n, &tpath, &["endpoint", "sampling"]) {

@@ -5,6 +5,7 @@ mod binds;
 mod catalog;
 mod checks;
 mod classes;
+mod gateway;
 
 pub use catalog::{Catalog, LoadedDocument};
 pub use classes::{BASE_CLASS, ClassTable};
@@ -89,6 +90,7 @@ pub fn resolve(
             }
         }
         let env_settings = layered(&[&stdlib.defaults, &manifest.defaults, &env.settings]);
+        gateway::check_conflicts(manifest, &selected, diags);
         environments.push(ResolvedEnvironment {
             name: env.name.value.clone(),
             namespace: env.namespace.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
@@ -319,19 +321,15 @@ fn resolve_capability(
             tracing_sampling: value(&s.tracing_sampling, 0.1),
             slo_availability: value(&s.slo_availability, crate::units::Percent(99.9)),
             slo_latency_p99: value(&s.slo_latency_p99, crate::units::Duration::from_millis(500)),
+            prometheus: value(&s.prometheus, String::new()),
+            monitoring_namespace: value(&s.monitoring_namespace, "monitoring".into()),
         },
         autoscaling_metric: value(&s.autoscaling_metric, AutoscalingMetric::Cpu),
         exposes: prepared.exposes.clone(),
         binds,
         depends_on: graph.dependencies(name),
         dependents: graph.dependents(name),
-        gateway: GatewaySpec {
-            rest_path: decl.expose.rest_path.as_ref().map(|p| p.value.clone()),
-            mcp: decl.expose.mcp.as_ref().map_or_else(
-                || prepared.exposes.iter().any(|e| e.kind == ExposeKind::Mcp),
-                |m| m.value,
-            ),
-        },
+        gateway: gateway::spec(decl, &loaded.document, &prepared.exposes),
         hot_reload: loaded.document.exposes.iter().any(|e| e.reload),
         document: prepared.document.clone(),
     })
