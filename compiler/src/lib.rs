@@ -14,6 +14,7 @@ pub mod index;
 pub mod lock;
 pub mod manifest;
 pub mod model;
+pub mod naming;
 pub mod pinning;
 pub mod pipeline;
 pub mod resolve;

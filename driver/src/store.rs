@@ -85,6 +85,9 @@ impl Store {
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary store entry", &tmp, e))?;
         }
+        // A unit may render no file at all (a rolling capability has no Rollout); its
+        // entry still records that, so it is not rendered again.
+        fs::create_dir_all(&tmp).map_err(|e| BuildError::io("create a store entry", &tmp, e))?;
         let mut files = Vec::with_capacity(artifacts.len());
         for artifact in artifacts {
             let path = tmp.join(&artifact.path);

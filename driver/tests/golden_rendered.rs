@@ -1,54 +1,53 @@
-//! Golden tests of the rendered example: one small snapshot per output directory under
-//! `golden/rendered/`, reviewed with `cargo insta review`.
+//! Golden tests of the rendered example: one small snapshot per unit (environment ×
+//! capability-or-fleet × target) under `golden/rendered/`, reviewed with
+//! `cargo insta review`. The second region of prod is compared to the first instead.
 
 mod common;
 
 use common::*;
+use skipper_compiler::index::Index;
 use skipper_driver::BuildOptions;
-use std::collections::BTreeMap;
-
-/// Files of one directory, each headed by its path.
-fn directory_text(files: &BTreeMap<String, Vec<u8>>, dir: &str) -> String {
-    let prefix = format!("{dir}/");
-    let mut text = String::new();
-    for (path, bytes) in files {
-        let Some(name) = path.strip_prefix(&prefix) else {
-            continue;
-        };
-        if name.contains('/') {
-            continue;
-        }
-        text.push_str(&format!("# ---- {path}\n"));
-        text.push_str(&String::from_utf8_lossy(bytes));
-    }
-    text
-}
 
 #[test]
 fn rendered_example_matches_the_golden_files() {
     let fleet = example_copy();
     build_fleet(fleet.path(), &BuildOptions::default());
-    let files = read_tree(&fleet.path().join("rendered"));
-    let mut dirs: Vec<String> = files
-        .keys()
-        .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d.to_string()))
-        .filter(|d| !d.starts_with("prod/us-east-1"))
-        .collect();
-    dirs.sort();
-    dirs.dedup();
+    let out = fleet.path().join("rendered");
+    let files = read_tree(&out);
+    let index: Index = serde_json::from_slice(&files["skipper.index.json"]).unwrap();
     let snapshots = workspace().join("golden/rendered");
-    for dir in &dirs {
-        let name = dir.replace('/', "__");
+    for (unit, record) in &index.units {
+        if record.region.as_deref() == Some("us-east-1") {
+            continue;
+        }
+        let mut text = String::new();
+        for path in index.files.iter().filter(|(_, f)| f.unit.as_ref() == Some(unit)).map(|(p, _)| p) {
+            text.push_str(&format!("# ---- {path}\n"));
+            text.push_str(&String::from_utf8_lossy(&files[path]));
+        }
+        if text.is_empty() {
+            continue; // a unit with nothing to render (a rolling capability's rollouts)
+        }
         insta::with_settings!({ snapshot_path => &snapshots, prepend_module_to_snapshot => false, omit_expression => true }, {
-            insta::assert_snapshot!(name, directory_text(&files, dir));
+            insta::assert_snapshot!(unit.replace('/', "__"), text);
         });
     }
+    // Every directory's kustomization, in one snapshot: the layout of the tree.
+    let layout: String = files
+        .iter()
+        .filter(|(p, _)| p.ends_with("kustomization.yaml") && !p.starts_with("prod/us-east-1"))
+        .map(|(p, b)| format!("# ---- {p}\n{}", String::from_utf8_lossy(b)))
+        .collect();
+    insta::with_settings!({ snapshot_path => &snapshots, prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("layout", layout);
+    });
 
     // The second region differs from the first only in its region label.
     for (path, bytes) in files.iter().filter(|(p, _)| p.starts_with("prod/us-east-1/")) {
         let twin = path.replace("us-east-1", "eu-west-1");
         let expected = String::from_utf8_lossy(&files[&twin])
-            .replace("naftiko.io/region: eu-west-1", "naftiko.io/region: us-east-1");
+            .replace("naftiko.io/region: eu-west-1", "naftiko.io/region: us-east-1")
+            .replace("\"region\": \"eu-west-1\"", "\"region\": \"us-east-1\"");
         assert_eq!(String::from_utf8_lossy(bytes), expected, "{path}");
     }
 }

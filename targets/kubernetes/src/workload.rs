@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use skipper_compiler::model::{
     AutoscalingMetric, DeployedDocument, EnvContext, IntOrPercent, ResolvedCapability, ResourceList,
 };
+use skipper_compiler::naming::uses_rollout;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the document and its imports are mounted; the engine's working directory is `/app`.
@@ -250,9 +251,10 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
     Deployment {
         metadata: meta(ctx, cap, cap.name.clone()),
         spec: Some(DeploymentSpec {
-            // With an HPA the autoscaler owns the replica count; writing it here would
-            // make every sync fight the autoscaler.
-            replicas: cap.class.hpa.is_none().then_some(cap.replicas as i32),
+            // With an HPA the autoscaler owns the replica count, and with Argo Rollouts
+            // the Rollout does (it scales this Deployment down as it takes over);
+            // writing it here would make every sync fight them.
+            replicas: (cap.class.hpa.is_none() && !uses_rollout(cap)).then_some(cap.replicas as i32),
             revision_history_limit: Some(5),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(cap)),
@@ -339,10 +341,19 @@ pub fn autoscaler(ctx: &EnvContext, cap: &ResolvedCapability) -> Option<Horizont
     Some(HorizontalPodAutoscaler {
         metadata: meta(ctx, cap, cap.name.clone()),
         spec: Some(HorizontalPodAutoscalerSpec {
-            scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: "Deployment".into(),
-                name: cap.name.clone(),
+            // Under Argo Rollouts the Rollout owns the pods: the autoscaler scales it.
+            scale_target_ref: if uses_rollout(cap) {
+                CrossVersionObjectReference {
+                    api_version: Some("argoproj.io/v1alpha1".into()),
+                    kind: "Rollout".into(),
+                    name: cap.name.clone(),
+                }
+            } else {
+                CrossVersionObjectReference {
+                    api_version: Some("apps/v1".into()),
+                    kind: "Deployment".into(),
+                    name: cap.name.clone(),
+                }
             },
             min_replicas: Some(cap.replicas.max(1) as i32),
             max_replicas: hpa.max_replicas as i32,

@@ -140,10 +140,41 @@ fn the_autoscaler_owns_replicas_and_scales_on_requests_only_when_asked() {
         "ikanos_requests_per_second"
     );
 
+    // Under Argo Rollouts the autoscaler scales the Rollout, which owns the replicas.
+    assert_eq!(
+        workload::autoscaler(&ctx, &shipyard)
+            .unwrap()
+            .spec
+            .unwrap()
+            .scale_target_ref
+            .kind,
+        "Rollout"
+    );
     shipyard.class.hpa = None;
     shipyard.replicas = 3;
     assert!(workload::autoscaler(&ctx, &shipyard).is_none());
-    assert_eq!(workload::deployment(&ctx, &shipyard).spec.unwrap().replicas, Some(3));
+    assert_eq!(
+        workload::deployment(&ctx, &shipyard).spec.unwrap().replicas,
+        None,
+        "the Rollout owns them"
+    );
+    let (_, mut voyages) = capability(&fleet, "prod", "voyages");
+    assert_eq!(
+        workload::autoscaler(&ctx, &voyages)
+            .unwrap()
+            .spec
+            .unwrap()
+            .scale_target_ref
+            .kind,
+        "Deployment"
+    );
+    voyages.class.hpa = None;
+    voyages.replicas = 3;
+    assert_eq!(
+        workload::deployment(&ctx, &voyages).spec.unwrap().replicas,
+        Some(3),
+        "a rolling Deployment keeps its count"
+    );
 }
 
 #[test]

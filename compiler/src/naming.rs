@@ -1,0 +1,108 @@
+//! Names that several targets must agree on without importing each other: the rollouts
+//! target's Rollout points at the routing target's VirtualService, the routing target's
+//! policies admit the gateways' service account, analysis queries use the labels the
+//! scrape configuration writes. Each convention is written down once, here.
+
+use crate::model::{EnvContext, ResolvedCapability, Strategy};
+use std::collections::BTreeMap;
+
+/// `app.kubernetes.io/managed-by` on every object Skipper renders.
+pub const MANAGED_BY: &str = "skipper";
+
+/// The DestinationRule subsets (and Consul resolver subsets) Argo Rollouts shifts between.
+pub const STABLE_SUBSET: &str = "stable";
+pub const CANARY_SUBSET: &str = "canary";
+
+/// The route of a capability's VirtualService that Argo Rollouts edits.
+pub const PRIMARY_ROUTE: &str = "primary";
+
+/// The service account the fleet's REST and MCP gateways run as (runtime).
+pub const GATEWAY_SERVICE_ACCOUNT: &str = "skipper-gateway";
+
+/// The fleet's Gateway API `Gateway` (native mesh), in each environment's namespace.
+pub const FLEET_GATEWAY: &str = "skipper";
+
+/// Labels every scraped Ikanos series carries (the observability target's relabelling
+/// writes them), and that analysis and alert queries select on.
+pub const METRIC_NAMESPACE_LABEL: &str = "namespace";
+pub const METRIC_CAPABILITY_LABEL: &str = "capability";
+pub const METRIC_POD_TEMPLATE_HASH_LABEL: &str = "rollouts_pod_template_hash";
+
+/// Whether Argo Rollouts runs this capability's updates (any strategy but `rolling`).
+pub fn uses_rollout(capability: &ResolvedCapability) -> bool {
+    capability.rollout.strategy != Strategy::Rolling
+}
+
+/// The Service that receives only canary pods (canary and progressive strategies).
+pub fn canary_service(capability: &str) -> String {
+    format!("{capability}-canary")
+}
+
+/// The Service of the new version before promotion (blue-green).
+pub fn preview_service(capability: &str) -> String {
+    format!("{capability}-preview")
+}
+
+/// The AnalysisTemplate of a capability.
+pub fn analysis_template(capability: &str) -> String {
+    format!("{capability}-analysis")
+}
+
+/// A workload's SPIFFE-style identity in Istio (`cluster.local/ns/<ns>/sa/<sa>`).
+pub fn istio_principal(namespace: &str, service_account: &str) -> String {
+    format!("cluster.local/ns/{namespace}/sa/{service_account}")
+}
+
+/// A workload's identity in Linkerd (`<sa>.<ns>.serviceaccount.identity.linkerd.cluster.local`).
+pub fn linkerd_identity(namespace: &str, service_account: &str) -> String {
+    format!("{service_account}.{namespace}.serviceaccount.identity.linkerd.cluster.local")
+}
+
+/// Labels of every object of one capability.
+pub fn capability_labels(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap<String, String> {
+    let mut labels = fleet_labels(ctx);
+    labels.insert("app.kubernetes.io/name".into(), cap.name.clone());
+    labels.insert("app.kubernetes.io/version".into(), label_value(&cap.version));
+    labels.insert("app.kubernetes.io/component".into(), "capability".into());
+    labels.insert("naftiko.io/capability".into(), cap.name.clone());
+    labels.insert("naftiko.io/tier".into(), label_value(&cap.class.name));
+    labels
+}
+
+/// The stable subset used in selectors: never the version, which changes on every release.
+pub fn selector_labels(cap: &ResolvedCapability) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), cap.name.clone()),
+        ("naftiko.io/capability".to_string(), cap.name.clone()),
+    ])
+}
+
+/// Labels of fleet-wide objects of an environment.
+pub fn fleet_labels(ctx: &EnvContext) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        ("app.kubernetes.io/managed-by".to_string(), MANAGED_BY.to_string()),
+        ("app.kubernetes.io/part-of".to_string(), ctx.fleet.clone()),
+        ("naftiko.io/environment".to_string(), ctx.environment.clone()),
+    ]);
+    if let Some(region) = &ctx.region {
+        labels.insert("naftiko.io/region".into(), region.clone());
+    }
+    labels
+}
+
+/// A valid label value (≤ 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends), derived
+/// deterministically from any text: other characters become `-`, the rest is trimmed.
+pub fn label_value(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+}
