@@ -21,7 +21,12 @@ fn rendered_example_matches_the_golden_files() {
             continue;
         }
         let mut text = String::new();
-        for path in index.files.iter().filter(|(_, f)| f.unit.as_ref() == Some(unit)).map(|(p, _)| p) {
+        for path in index
+            .files
+            .iter()
+            .filter(|(_, f)| f.unit.as_ref() == Some(unit))
+            .map(|(p, _)| p)
+        {
             text.push_str(&format!("# ---- {path}\n"));
             text.push_str(&String::from_utf8_lossy(&files[path]));
         }
