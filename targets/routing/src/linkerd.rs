@@ -4,7 +4,7 @@
 
 use super::{app_ports, callers, control_port, file, metadata};
 use serde_json::{Value, json};
-use skipper_compiler::model::{EnvContext, ExposeSpec, ResolvedCapability, Strategy};
+use skipper_compiler::model::{EnvContext, ExposeKind, ExposeSpec, ResolvedCapability, Strategy};
 use skipper_compiler::naming;
 
 const POLICY: &str = "policy.linkerd.io";
@@ -65,6 +65,24 @@ pub fn capability(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<(String, Va
                 },
             }),
         ));
+        if port.kind != ExposeKind::Control {
+            // Per-port route: the class's request timeout (retries are the profile's).
+            objects.push((
+                file("policy-httproute", Some(&port.port_name)),
+                json!({
+                    "apiVersion": format!("{POLICY}/v1beta3"),
+                    "kind": "HTTPRoute",
+                    "metadata": metadata(ctx, cap, &server),
+                    "spec": {
+                        "parentRefs": [{ "group": POLICY, "kind": "Server", "name": server }],
+                        "rules": [{
+                            "matches": [{ "path": { "type": "PathPrefix", "value": "/" } }],
+                            "timeouts": { "request": cap.class.resilience.timeout.to_string() },
+                        }],
+                    },
+                }),
+            ));
+        }
         let Some(authentication) = authentication else { continue };
         objects.push((
             file("authorizationpolicy", Some(&port.port_name)),
