@@ -33,6 +33,26 @@ fn documents(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// Loads a document and its imports, as a fleet would (file names relative to its directory).
+fn load(
+    path: &Path,
+) -> (
+    Option<skipper_compiler::capdoc::CapabilityDocument>,
+    SourceMap,
+    Diagnostics,
+) {
+    let mut sources = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let root = path.parent().unwrap().to_path_buf();
+    let mut loader = CapabilityLoader {
+        sources: &mut sources,
+        diags: &mut diags,
+        root: &root,
+    };
+    let doc = loader.load(path, Span::new(skipper_compiler::source::SourceId(0), 0, 0));
+    (doc, sources, diags)
+}
+
 #[test]
 fn every_reference_capability_document_loads_without_a_diagnostic() {
     let dir = reference_dir();
@@ -44,15 +64,7 @@ fn every_reference_capability_document_loads_without_a_diagnostic() {
         if !text.lines().any(|l| l.starts_with("capability:")) {
             continue;
         }
-        let mut sources = SourceMap::new();
-        let mut diags = Diagnostics::new();
-        let root = path.parent().unwrap().to_path_buf();
-        let mut loader = CapabilityLoader {
-            sources: &mut sources,
-            diags: &mut diags,
-            root: &root,
-        };
-        let doc = loader.load(&path, Span::new(skipper_compiler::source::SourceId(0), 0, 0));
+        let (doc, sources, diags) = load(&path);
         let report = render_human(
             diags.iter(),
             &sources,
@@ -79,17 +91,9 @@ fn every_reference_capability_document_loads_without_a_diagnostic() {
 #[test]
 fn the_full_tutorial_capability_is_typed_as_the_engine_sees_it() {
     let path = reference_dir().join("tutorial/step-11-shipyard-fleet-manifest.yml");
-    let mut sources = SourceMap::new();
-    let mut diags = Diagnostics::new();
-    let root = path.parent().unwrap().to_path_buf();
-    let mut loader = CapabilityLoader {
-        sources: &mut sources,
-        diags: &mut diags,
-        root: &root,
-    };
-    let doc = loader
-        .load(&path, Span::new(skipper_compiler::source::SourceId(0), 0, 0))
-        .unwrap();
+    let (doc, _, diags) = load(&path);
+    assert!(diags.is_empty());
+    let doc = doc.unwrap();
     let binds: Vec<&str> = doc.binds.iter().map(|b| b.namespace.value.as_str()).collect();
     assert_eq!(binds, ["registry-env", "dockyard-env"]);
     let ports: Vec<u16> = doc

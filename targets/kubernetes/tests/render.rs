@@ -24,20 +24,23 @@ fn capability(fleet: &ResolvedFleet, env: &str, name: &str) -> (EnvContext, Reso
     (ctx, e.capabilities.iter().find(|c| c.name == name).unwrap().clone())
 }
 
-#[test]
-fn binds_become_secret_references_with_the_right_keys() {
-    let fleet = fleet();
-    let (ctx, dev) = capability(&fleet, "dev", "registry");
-    let env = workload::deployment(&ctx, &dev)
+/// The engine container of a capability's Deployment.
+fn container(ctx: &EnvContext, cap: &ResolvedCapability) -> k8s_openapi::api::core::v1::Container {
+    workload::deployment(ctx, cap)
         .spec
         .unwrap()
         .template
         .spec
         .unwrap()
-        .containers[0]
-        .env
-        .clone()
-        .unwrap();
+        .containers
+        .remove(0)
+}
+
+#[test]
+fn binds_become_secret_references_with_the_right_keys() {
+    let fleet = fleet();
+    let (ctx, dev) = capability(&fleet, "dev", "registry");
+    let env = container(&ctx, &dev).env.unwrap();
     let refs: Vec<(String, String, String)> = env
         .iter()
         .map(|e| {
@@ -65,16 +68,7 @@ fn binds_become_secret_references_with_the_right_keys() {
 
     // A store-backed bind reads the Secret Skipper's secrets target produces, by variable name.
     let (ctx, prod) = capability(&fleet, "prod", "registry");
-    let env = workload::deployment(&ctx, &prod)
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers[0]
-        .env
-        .clone()
-        .unwrap();
+    let env = container(&ctx, &prod).env.unwrap();
     let r = env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!(
         (r.name.as_str(), r.key.as_str()),
