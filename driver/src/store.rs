@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use skipper_compiler::derivation::content_hash;
 use skipper_compiler::target::Artifact;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The metadata file inside each entry.
 pub const UNIT_META: &str = ".skipper-unit.json";
@@ -47,10 +47,6 @@ impl Store {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| BuildError::io("create the store", &root, e))?;
         Ok(Store { root })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// Reads a stored unit, verifying every file. `None` when the entry is missing or

@@ -119,13 +119,6 @@ fn load(path: &Path) -> Yaml {
     node_to_yaml(&docs[0])
 }
 
-fn get<'a>(value: &'a Yaml, path: &[&str]) -> Option<&'a Yaml> {
-    path.iter().try_fold(value, |v, key| match v {
-        Yaml::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-        _ => None,
-    })
-}
-
 fn items(value: Option<&Yaml>) -> &[Yaml] {
     match value {
         Some(Yaml::Seq(items)) => items,
@@ -147,10 +140,10 @@ fn admitted(mesh: &str, dir: &Path, namespace: &str) -> BTreeSet<String> {
     match mesh {
         "istio" => {
             let policy = load(&dir.join("authorizationpolicy.yaml"));
-            assert_eq!(text(get(&policy, &["spec", "action"])), "ALLOW");
-            for rule in items(get(&policy, &["spec", "rules"])) {
-                for from in items(get(rule, &["from"])) {
-                    for principal in items(get(from, &["source", "principals"])) {
+            assert_eq!(text(policy.at(&["spec", "action"])), "ALLOW");
+            for rule in items(policy.at(&["spec", "rules"])) {
+                for from in items(rule.at(&["from"])) {
+                    for principal in items(from.at(&["source", "principals"])) {
                         let p = text(Some(principal));
                         let prefix = format!("cluster.local/ns/{namespace}/sa/");
                         callers.insert(
@@ -165,47 +158,48 @@ fn admitted(mesh: &str, dir: &Path, namespace: &str) -> BTreeSet<String> {
         "linkerd" => {
             let path = dir.join("meshtlsauthentication-callers.yaml");
             if path.exists() {
-                for r in items(get(&load(&path), &["spec", "identityRefs"])) {
-                    assert_eq!(text(get(r, &["namespace"])), namespace);
-                    callers.insert(text(get(r, &["name"])));
+                let authentication = load(&path);
+                for r in items(authentication.at(&["spec", "identityRefs"])) {
+                    assert_eq!(text(r.at(&["namespace"])), namespace);
+                    callers.insert(text(r.at(&["name"])));
                 }
             }
             // Every server denies by default; app ports are authorized only for the callers.
             for entry in std::fs::read_dir(dir).unwrap().flatten() {
                 let name = entry.file_name().to_string_lossy().to_string();
                 if name.starts_with("server-") {
-                    assert_eq!(text(get(&load(&entry.path()), &["spec", "accessPolicy"])), "deny");
+                    assert_eq!(text(load(&entry.path()).at(&["spec", "accessPolicy"])), "deny");
                 }
                 if name.starts_with("authorizationpolicy-") && name != "authorizationpolicy-control.yaml" {
                     let policy = load(&entry.path());
-                    let refs = items(get(&policy, &["spec", "requiredAuthenticationRefs"]));
-                    assert!(text(get(&refs[0], &["name"])).ends_with("-callers"), "{name}");
+                    let refs = items(policy.at(&["spec", "requiredAuthenticationRefs"]));
+                    assert!(text(refs[0].at(&["name"])).ends_with("-callers"), "{name}");
                 }
             }
         }
         "consul" => {
             let intentions = load(&dir.join("serviceintentions.yaml"));
-            let sources = items(get(&intentions, &["spec", "sources"]));
+            let sources = items(intentions.at(&["spec", "sources"]));
             let (last, allowed) = sources.split_last().unwrap();
             assert_eq!(
-                (text(get(last, &["name"])), text(get(last, &["action"]))),
+                (text(last.at(&["name"])), text(last.at(&["action"]))),
                 ("*".into(), "deny".into())
             );
             for s in allowed {
-                assert_eq!(text(get(s, &["action"])), "allow");
-                callers.insert(text(get(s, &["name"])));
+                assert_eq!(text(s.at(&["action"])), "allow");
+                callers.insert(text(s.at(&["name"])));
             }
         }
         _ => {
             let policy = load(&dir.join("networkpolicy.yaml"));
-            for rule in items(get(&policy, &["spec", "ingress"])) {
-                let is_control = items(get(rule, &["ports"]))
+            for rule in items(policy.at(&["spec", "ingress"])) {
+                let is_control = items(rule.at(&["ports"]))
                     .iter()
-                    .any(|p| text(get(p, &["port"])) == "9090");
-                for from in items(get(rule, &["from"])).iter().filter(|_| !is_control) {
-                    if let Some(Yaml::Str(cap)) = get(from, &["podSelector", "matchLabels", "naftiko.io/capability"]) {
+                    .any(|p| text(p.at(&["port"])) == "9090");
+                for from in items(rule.at(&["from"])).iter().filter(|_| !is_control) {
+                    if let Some(Yaml::Str(cap)) = from.at(&["podSelector", "matchLabels", "naftiko.io/capability"]) {
                         callers.insert(cap.clone());
-                    } else if get(from, &["podSelector", "matchLabels", "naftiko.io/gateway"]).is_some() {
+                    } else if from.at(&["podSelector", "matchLabels", "naftiko.io/gateway"]).is_some() {
                         callers.insert("skipper-gateway".into());
                     }
                 }

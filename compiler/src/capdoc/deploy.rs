@@ -116,13 +116,6 @@ fn get_mut<'a>(yaml: &'a mut Yaml, key: &str) -> Option<&'a mut Yaml> {
     }
 }
 
-fn get<'a>(yaml: &'a Yaml, key: &str) -> Option<&'a Yaml> {
-    match yaml {
-        Yaml::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
 fn items_mut(yaml: &mut Yaml) -> &mut [Yaml] {
     match yaml {
         Yaml::Seq(items) => items,
@@ -131,7 +124,7 @@ fn items_mut(yaml: &mut Yaml) -> &mut [Yaml] {
 }
 
 fn is_import(item: &Yaml) -> bool {
-    get(item, "from").is_some()
+    item.at(&["from"]).is_some()
 }
 
 fn open_binds(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
@@ -140,7 +133,7 @@ fn open_binds(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
         if is_import(item) {
             continue;
         }
-        let namespace = match get(item, "namespace") {
+        let namespace = match item.at(&["namespace"]) {
             Some(Yaml::Str(ns)) => ns.clone(),
             _ => continue,
         };
@@ -159,10 +152,10 @@ fn open_binds(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
 fn open_exposes(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
     let Some(exposes) = get_mut(parent, key) else { return };
     for item in items_mut(exposes) {
-        if is_import(item) || matches!(get(item, "transport"), Some(Yaml::Str(t)) if t == "stdio") {
+        if is_import(item) || matches!(item.at(&["transport"]), Some(Yaml::Str(t)) if t == "stdio") {
             continue;
         }
-        let kind = match get(item, "type") {
+        let kind = match item.at(&["type"]) {
             Some(Yaml::Str(t)) => t.clone(),
             _ => continue,
         };

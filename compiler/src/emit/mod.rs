@@ -40,6 +40,14 @@ impl Yaml {
         }
     }
 
+    /// The value under a path of mapping keys (`["spec", "template"]`), if every key is there.
+    pub fn at(&self, path: &[&str]) -> Option<&Yaml> {
+        path.iter().try_fold(self, |value, key| match value {
+            Yaml::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+
     fn is_empty_collection(&self) -> bool {
         matches!(self, Yaml::Seq(s) if s.is_empty()) || matches!(self, Yaml::Map(m) if m.is_empty())
     }

@@ -35,18 +35,11 @@ impl ChangeClass {
     }
 }
 
-pub(crate) fn get<'a>(value: &'a Yaml, path: &[&str]) -> Option<&'a Yaml> {
-    path.iter().try_fold(value, |v, key| match v {
-        Yaml::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-        _ => None,
-    })
-}
-
 const WORKLOADS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet", "Rollout"];
 
 fn images(template: Option<&Yaml>) -> Vec<&Yaml> {
-    match template.and_then(|t| get(t, &["spec", "containers"])) {
-        Some(Yaml::Seq(containers)) => containers.iter().filter_map(|c| get(c, &["image"])).collect(),
+    match template.and_then(|t| t.at(&["spec", "containers"])) {
+        Some(Yaml::Seq(containers)) => containers.iter().filter_map(|c| c.at(&["image"])).collect(),
         _ => Vec::new(),
     }
 }
@@ -54,9 +47,9 @@ fn images(template: Option<&Yaml>) -> Vec<&Yaml> {
 /// The class of an object that exists on both sides and differs.
 pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
     if WORKLOADS.contains(&kind) {
-        let (a, b) = (get(old, &["spec", "template"]), get(new, &["spec", "template"]));
+        let (a, b) = (old.at(&["spec", "template"]), new.at(&["spec", "template"]));
         let version = |t: Option<&Yaml>| {
-            t.and_then(|t| get(t, &["metadata", "labels", "app.kubernetes.io/version"]))
+            t.and_then(|t| t.at(&["metadata", "labels", "app.kubernetes.io/version"]))
                 .cloned()
         };
         if images(a) != images(b) || version(a) != version(b) {
@@ -69,7 +62,7 @@ pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
         };
     }
     if kind == "Capability" {
-        let field = |v: &Yaml, k: &str| get(v, &["spec", k]).cloned();
+        let field = |v: &Yaml, k: &str| v.at(&["spec", k]).cloned();
         if field(old, "version") != field(new, "version") || field(old, "engine") != field(new, "engine") {
             return ChangeClass::Rollout;
         }
@@ -77,9 +70,9 @@ pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
         if pod_fields.iter().any(|k| field(old, k) != field(new, k)) {
             return ChangeClass::Restart;
         }
-        let document = |v: &Yaml| get(v, &["spec", "document", "hash"]).cloned();
+        let document = |v: &Yaml| v.at(&["spec", "document", "hash"]).cloned();
         if document(old) != document(new) {
-            let reloads = matches!(get(new, &["spec", "hotReload"]), Some(Yaml::Bool(true)));
+            let reloads = matches!(new.at(&["spec", "hotReload"]), Some(Yaml::Bool(true)));
             return if reloads {
                 ChangeClass::HotReload
             } else {
@@ -90,7 +83,7 @@ pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
     }
     // The document's ConfigMap: new content is a reload (the workload's own change, if
     // its pods must restart for it, is classified on the workload); labels alone are infra.
-    if is_capability_document(new) && get(old, &["data"]) != get(new, &["data"]) {
+    if is_capability_document(new) && old.at(&["data"]) != new.at(&["data"]) {
         return ChangeClass::HotReload;
     }
     ChangeClass::Infra
@@ -107,6 +100,8 @@ pub fn classify_presence(kind: &str) -> ChangeClass {
 
 /// The ConfigMap that carries a capability's deployed document.
 fn is_capability_document(object: &Yaml) -> bool {
-    matches!(get(object, &["kind"]), Some(Yaml::Str(k)) if k == "ConfigMap")
-        && get(object, &["metadata", "annotations", "naftiko.io/document-hash"]).is_some()
+    matches!(object.at(&["kind"]), Some(Yaml::Str(k)) if k == "ConfigMap")
+        && object
+            .at(&["metadata", "annotations", "naftiko.io/document-hash"])
+            .is_some()
 }

@@ -13,7 +13,7 @@ pub use render::{render_human, render_json};
 pub use sides::{Side, materialize};
 
 use crate::BuildError;
-use classify::{classify_change, classify_presence, get};
+use classify::{classify_change, classify_presence};
 use serde::Serialize;
 use skipper_compiler::capdoc::node_to_yaml;
 use skipper_compiler::diag::Diagnostics;
@@ -185,7 +185,7 @@ fn objects_of(tree: &str, path: &str, text: &str) -> Vec<Object> {
     let mut objects = Vec::new();
     for doc in &docs {
         let value = node_to_yaml(doc);
-        let field = |p: &[&str]| match get(&value, p) {
+        let field = |p: &[&str]| match value.at(p) {
             Some(Yaml::Str(s)) => Some(s.clone()),
             _ => None,
         };
