@@ -354,6 +354,11 @@ pub struct ObservabilitySpec {
     pub prometheus: String,
     /// The namespace Prometheus runs in: allowed to scrape control ports.
     pub monitoring_namespace: String,
+    /// Render the Prometheus Operator's ServiceMonitor and PrometheusRule objects.
+    pub prometheus_operator: bool,
+    /// The control port serves `/metrics`: `false` when the document turns its
+    /// observability off, and then nothing scrapes or alerts on the capability.
+    pub metrics: bool,
 }
 
 /// One server adapter of the capability that listens on a port.

@@ -27,6 +27,22 @@ pub const FLEET_GATEWAY: &str = "skipper";
 pub const METRIC_NAMESPACE_LABEL: &str = "namespace";
 pub const METRIC_CAPABILITY_LABEL: &str = "capability";
 pub const METRIC_POD_TEMPLATE_HASH_LABEL: &str = "rollouts_pod_template_hash";
+pub const METRIC_FLEET_LABEL: &str = "fleet";
+pub const METRIC_ENVIRONMENT_LABEL: &str = "environment";
+pub const METRIC_REGION_LABEL: &str = "region";
+pub const METRIC_VERSION_LABEL: &str = "version";
+
+/// The engine's container in every capability pod (restart alerts select on it).
+pub const ENGINE_CONTAINER: &str = "ikanos";
+
+/// The pod's name from the downward API: `OTEL_RESOURCE_ATTRIBUTES` refers to it.
+pub const POD_NAME_VARIABLE: &str = "K8S_POD_NAME";
+
+/// Environment variables the Kubernetes target sets for OpenTelemetry: a bind may not
+/// use these names (the pod would get the variable twice).
+pub fn is_reserved_variable(variable: &str) -> bool {
+    variable == POD_NAME_VARIABLE || variable.starts_with("OTEL_")
+}
 
 /// Whether Argo Rollouts runs this capability's updates (any strategy but `rolling`).
 pub fn uses_rollout(capability: &ResolvedCapability) -> bool {

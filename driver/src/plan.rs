@@ -5,6 +5,7 @@ use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation, SKIPPER_VERSIO
 use skipper_compiler::model::{EnvContext, ResolvedEnvironment, ResolvedFleet};
 use skipper_compiler::target::{Artifact, RenderError, Target};
 use skipper_target_kubernetes::Kubernetes;
+use skipper_target_observability::Observability;
 use skipper_target_rollouts::Rollouts;
 use skipper_target_routing::Routing;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub fn plan<'a>(fleet: &'a ResolvedFleet, stdlib_hash: &'a str, only: &[String])
             add_target(&Kubernetes, &ctx, env, stdlib_hash, &mut units)?;
             add_target(&Rollouts, &ctx, env, stdlib_hash, &mut units)?;
             add_target(&Routing, &ctx, env, stdlib_hash, &mut units)?;
+            add_target(&Observability, &ctx, env, stdlib_hash, &mut units)?;
         }
     }
     Ok(units)

@@ -3,9 +3,12 @@
 //! Rewrites, each listed in a comment at the top of the deployed file so a reviewer
 //! sees them: bind `location`s are removed (values come from the environment, filled
 //! from a Secret), and adapters the Service publishes listen on `0.0.0.0` instead of
-//! `localhost`. A control adapter is added when the document has none.
+//! `localhost`. A control adapter is added when the document has none; tracing
+//! settings of the control adapter that disagree with the fleet take the fleet's value
+//! (see [`super::telemetry`]).
 
 use super::CapabilityDocument;
+use super::telemetry::Conflict;
 use super::load::relative;
 use crate::emit::{Yaml, to_yaml_string};
 use crate::model::{DeployedDocument, DocumentFile};
@@ -19,8 +22,14 @@ pub const DEFAULT_CONTROL_PORT: u16 = 9090;
 
 const OPEN_ADDRESS: &str = "0.0.0.0";
 
-/// Builds the deployed copy. `add_control` is the port of a control adapter to add.
-pub fn deployed_document(doc: &CapabilityDocument, sources: &SourceMap, add_control: Option<u16>) -> DeployedDocument {
+/// Builds the deployed copy. `add_control` is the port of a control adapter to add;
+/// `telemetry` the control adapter's settings to replace with the fleet's.
+pub fn deployed_document(
+    doc: &CapabilityDocument,
+    sources: &SourceMap,
+    add_control: Option<u16>,
+    telemetry: &[Conflict],
+) -> DeployedDocument {
     let root = mount_root(doc.files.iter().map(|f| f.path.as_path()));
     let mut files = Vec::new();
     for (i, file) in doc.files.iter().enumerate() {
@@ -33,6 +42,9 @@ pub fn deployed_document(doc: &CapabilityDocument, sources: &SourceMap, add_cont
             if let Some(capability) = get_mut(&mut yaml, "capability") {
                 open_binds(capability, "binds", &mut changes);
                 open_exposes(capability, "exposes", &mut changes);
+                if let Some(control) = control_expose(capability) {
+                    super::telemetry::apply(control, telemetry, &mut changes);
+                }
                 if let Some(port) = add_control {
                     add_control_expose(capability, port);
                     changes.push(format!(
@@ -181,6 +193,13 @@ fn open_exposes(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
             }
         }
     }
+}
+
+fn control_expose(capability: &mut Yaml) -> Option<&mut Yaml> {
+    let exposes = get_mut(capability, "exposes")?;
+    items_mut(exposes)
+        .iter_mut()
+        .find(|item| matches!(item.at(&["type"]), Some(Yaml::Str(t)) if t == "control"))
 }
 
 fn add_control_expose(capability: &mut Yaml, port: u16) {

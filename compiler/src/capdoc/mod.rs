@@ -9,6 +9,7 @@ mod deploy;
 mod load;
 mod patterns;
 mod schema;
+pub mod telemetry;
 
 pub use deploy::{DEFAULT_CONTROL_PORT, deployed_document, to_yaml as node_to_yaml};
 pub use load::{CapabilityLoader, list_documents, normalize as normalize_path, relative as relative_path};
@@ -63,6 +64,8 @@ pub struct DocumentExpose {
     pub stdio: bool,
     /// A control adapter with `management.reload: true`.
     pub reload: bool,
+    /// A control adapter's `observability` block (empty for other adapters).
+    pub telemetry: telemetry::ControlTelemetry,
     /// The tool names of an MCP adapter.
     pub tools: Vec<Spanned<String>>,
     pub span: Span,

@@ -332,6 +332,15 @@ fn check_bind(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentBind
                     "not `[A-Z][A-Z0-9_]*`",
                     &format!("rename it `{}`", screaming_snake(&var.value)),
                 );
+            } else if crate::naming::is_reserved_variable(&var.value) {
+                dec.error(
+                    crate::diag::Diagnostic::error(
+                        "skipper::reserved-variable",
+                        format!("bind variable `{}` is a name Skipper sets in the pod", var.value),
+                    )
+                    .label(var.span, "reserved for the OpenTelemetry environment")
+                    .help("`OTEL_*` and `K8S_POD_NAME` carry the fleet's tracing settings; rename the variable"),
+                );
             }
             if let Some(key) = dec.string(value, &format!("{kpath}.{}", var.value)) {
                 if key.value.is_empty()
@@ -492,6 +501,10 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
             .and_then(|m| m.get("reload"))
             .and_then(|r| dec.bool(r, &format!("{}.management.reload", f.path)))
             .is_some_and(|r| r.value);
+    let telemetry = match kind {
+        ExposeKind::Control => super::telemetry::decode(dec, &f),
+        _ => super::telemetry::ControlTelemetry::default(),
+    };
     let tools = match (kind, f.get("tools")) {
         (ExposeKind::Mcp, Some(t)) => dec
             .named_entries(t, &f.path_of("tools"))
@@ -506,6 +519,7 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
         namespace,
         stdio,
         reload,
+        telemetry,
         tools,
         span: dec.head(node.span),
     })

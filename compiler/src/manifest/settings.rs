@@ -48,6 +48,7 @@ pub struct Settings {
     pub slo_latency_p99: S<Duration>,
     pub prometheus: S<String>,
     pub monitoring_namespace: S<String>,
+    pub prometheus_operator: S<bool>,
     pub autoscaling_metric: S<AutoscalingMetric>,
 }
 
@@ -85,6 +86,7 @@ impl Settings {
             slo_latency_p99,
             prometheus,
             monitoring_namespace,
+            prometheus_operator,
             autoscaling_metric,
         );
     }
@@ -247,9 +249,13 @@ fn decode_rollout(dec: &mut Decoder, node: &Node, path: &str, s: &mut Settings) 
 }
 
 fn decode_observability(dec: &mut Decoder, node: &Node, path: &str, s: &mut Settings) {
-    let Some(f) = dec.map(node, path, &["tracing", "slo", "prometheus", "monitoringNamespace"]) else {
+    let keys = ["tracing", "slo", "prometheus", "monitoringNamespace", "prometheusOperator"];
+    let Some(f) = dec.map(node, path, &keys) else {
         return;
     };
+    s.prometheus_operator = f
+        .get("prometheusOperator")
+        .and_then(|n| dec.bool(n, &f.path_of("prometheusOperator")));
     s.prometheus = f
         .get("prometheus")
         .and_then(|n| dec.string(n, &f.path_of("prometheus")));

@@ -6,6 +6,7 @@ mod catalog;
 mod checks;
 mod classes;
 mod gateway;
+mod telemetry;
 
 pub use catalog::{Catalog, LoadedDocument};
 pub use classes::{BASE_CLASS, ClassTable};
@@ -23,7 +24,13 @@ use std::collections::BTreeMap;
 /// Per-capability facts that do not depend on the environment.
 struct Prepared {
     exposes: Vec<ExposeSpec>,
+    /// The port of the control adapter Skipper adds, if the document has none.
+    add_control: Option<u16>,
+    /// The deployed copy as every environment whose tracing settings agree with the
+    /// document gets it (an environment that disagrees gets its own, see [`telemetry`]).
     document: DeployedDocument,
+    /// The control adapter serves `/metrics`.
+    metrics: bool,
 }
 
 /// Resolves every environment, each with the versions (and engines) `lock` pins.
@@ -83,6 +90,7 @@ pub fn resolve(
                 prepared: prep,
                 graph: &graph,
                 engine: lock.get(&env.name.value, name).map(|p| p.engine.clone()),
+                sources,
             };
             if let Some(cap) = resolve_capability(&input, &mut classes, diags) {
                 env_classes.insert(cap.class.name.clone(), cap.class.clone());
@@ -253,9 +261,28 @@ fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mu
             namespace: None,
         });
     }
+    let control = doc.exposes.iter().find(|e| e.kind == ExposeKind::Control);
+    let metrics = control.is_none_or(|c| c.telemetry.serves_metrics());
+    if let Some(control) = control.filter(|_| !metrics) {
+        let span = [&control.telemetry.enabled, &control.telemetry.metrics_endpoint]
+            .into_iter()
+            .flatten()
+            .find(|flag| !flag.value)
+            .map_or(control.span, |flag| flag.span);
+        diags.push(
+            Diagnostic::warning(
+                "skipper::metrics-disabled",
+                format!("`{name}` turns its metrics off: nothing can scrape, alert on or analyse it"),
+            )
+            .label(span, "no /metrics on the control port")
+            .help("Skipper renders no scrape target, alert rules or dashboard series for it; remove this line to monitor it"),
+        );
+    }
     ok.then(|| Prepared {
         exposes,
-        document: deployed_document(doc, sources, add_control),
+        add_control,
+        document: deployed_document(doc, sources, add_control, &[]),
+        metrics,
     })
 }
 
@@ -269,6 +296,7 @@ struct CapabilityInput<'a> {
     graph: &'a FleetGraph,
     /// The pinned engine, if the lock pins one.
     engine: Option<EngineRef>,
+    sources: &'a SourceMap,
 }
 
 fn resolve_capability(
@@ -285,6 +313,7 @@ fn resolve_capability(
         prepared,
         graph,
         engine,
+        sources,
     } = input;
     let name = decl.name.value.as_str();
     let over = env.overrides.iter().find(|o| o.capability.value == name);
@@ -307,6 +336,25 @@ fn resolve_capability(
 
     let rollout = rollout(name, &s, diags)?;
     let binds = binds::resolve_binds(manifest, env, over, decl, &loaded.document, diags)?;
+    let observability = ObservabilitySpec {
+        tracing_endpoint: s.tracing_endpoint.as_ref().map(|e| e.value.clone()),
+        tracing_sampling: value(&s.tracing_sampling, 0.1),
+        slo_availability: value(&s.slo_availability, crate::units::Percent(99.9)),
+        slo_latency_p99: value(&s.slo_latency_p99, crate::units::Duration::from_millis(500)),
+        prometheus: value(&s.prometheus, String::new()),
+        monitoring_namespace: value(&s.monitoring_namespace, "monitoring".into()),
+        prometheus_operator: value(&s.prometheus_operator, true),
+        metrics: prepared.metrics,
+    };
+    let document = telemetry::deployed(
+        name,
+        &env.name.value,
+        &loaded.document,
+        prepared,
+        &observability,
+        sources,
+        diags,
+    );
     Some(ResolvedCapability {
         name: name.to_string(),
         version: loaded.version.clone(),
@@ -316,14 +364,7 @@ fn resolve_capability(
         class,
         replicas,
         rollout,
-        observability: ObservabilitySpec {
-            tracing_endpoint: s.tracing_endpoint.as_ref().map(|e| e.value.clone()),
-            tracing_sampling: value(&s.tracing_sampling, 0.1),
-            slo_availability: value(&s.slo_availability, crate::units::Percent(99.9)),
-            slo_latency_p99: value(&s.slo_latency_p99, crate::units::Duration::from_millis(500)),
-            prometheus: value(&s.prometheus, String::new()),
-            monitoring_namespace: value(&s.monitoring_namespace, "monitoring".into()),
-        },
+        observability,
         autoscaling_metric: value(&s.autoscaling_metric, AutoscalingMetric::Cpu),
         exposes: prepared.exposes.clone(),
         binds,
@@ -331,7 +372,7 @@ fn resolve_capability(
         dependents: graph.dependents(name),
         gateway: gateway::spec(decl, &loaded.document, &prepared.exposes),
         hot_reload: loaded.document.exposes.iter().any(|e| e.reload),
-        document: prepared.document.clone(),
+        document,
     })
 }
 

@@ -10,6 +10,7 @@
 pub mod crd;
 pub mod labels;
 pub mod operator;
+pub mod telemetry;
 pub mod workload;
 
 use k8s_openapi::api::core::v1::Namespace;

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the document and its imports are mounted; the engine's working directory is `/app`.
 pub const DOCUMENT_MOUNT: &str = "/app/capability";
-const CONTAINER: &str = "ikanos";
+const CONTAINER: &str = skipper_compiler::naming::ENGINE_CONTAINER;
 const DOCUMENT_VOLUME: &str = "document";
 
 pub fn document_config_map_name(capability: &str) -> String {
@@ -148,6 +148,15 @@ fn bind_env(cap: &ResolvedCapability) -> Vec<EnvVar> {
     env
 }
 
+/// Bind references and the OpenTelemetry environment, sorted by name (no name is in
+/// both: the compiler reserves the OpenTelemetry names).
+fn container_env(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<EnvVar> {
+    let mut env = bind_env(cap);
+    env.extend(crate::telemetry::otel_env(ctx, cap));
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    env
+}
+
 fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
@@ -192,7 +201,7 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
                 })
                 .collect(),
         ),
-        env: Some(bind_env(cap)).filter(|e| !e.is_empty()),
+        env: Some(container_env(ctx, cap)),
         resources: Some(ResourceRequirements {
             requests: Some(resources(&cap.class.resources.requests)),
             limits: Some(resources(&cap.class.resources.limits)),
