@@ -12,13 +12,13 @@ fn a_second_build_reuses_every_unit_and_writes_the_same_bytes() {
     assert_eq!(first.reused.len(), 0);
     assert_eq!(
         first.rendered.len(),
-        60,
-        "4 trees × (4 capabilities + fleet) × 3 targets"
+        80,
+        "4 trees × (4 capabilities + fleet) × 4 targets"
     );
     let before = read_tree(&fleet.path().join("rendered"));
     let second = build_fleet(fleet.path(), &BuildOptions::default());
     assert_eq!(second.rendered.len(), 0, "nothing changed, nothing rendered");
-    assert_eq!(second.reused.len(), 60);
+    assert_eq!(second.reused.len(), 80);
     assert_eq!(before, read_tree(&fleet.path().join("rendered")));
 }
 
@@ -33,13 +33,15 @@ fn changing_one_capability_rerenders_only_its_units() {
     let report = build_fleet(fleet.path(), &BuildOptions::default());
     let expected: Vec<String> = ["dev", "staging", "prod/eu-west-1", "prod/us-east-1"]
         .iter()
-        .flat_map(|tree| ["kubernetes", "rollouts", "routing"].map(|target| format!("{tree}/voyages/{target}")))
+        .flat_map(|tree| {
+            ["kubernetes", "rollouts", "routing", "observability"].map(|target| format!("{tree}/voyages/{target}"))
+        })
         .collect();
     assert_eq!(
         report.rendered, expected,
         "only voyages, in every tree, for every target"
     );
-    assert_eq!(report.reused.len(), 48);
+    assert_eq!(report.reused.len(), 64);
 }
 
 #[test]
@@ -61,7 +63,9 @@ fn a_class_change_rerenders_the_capabilities_that_use_it_and_operator_class_obje
     // operator mode the class is also a fleet-wide CapabilityClass.
     let mut expected = vec!["staging/fleet/kubernetes".to_string()];
     for tree in ["staging", "prod/eu-west-1", "prod/us-east-1"] {
-        expected.extend(["kubernetes", "rollouts", "routing"].map(|target| format!("{tree}/dockyard/{target}")));
+        expected.extend(
+            ["kubernetes", "rollouts", "routing", "observability"].map(|target| format!("{tree}/dockyard/{target}")),
+        );
     }
     let mut rendered = report.rendered.clone();
     rendered.sort();
@@ -103,8 +107,8 @@ fn a_failed_build_leaves_the_previous_output_and_a_usable_store() {
 
     // The unit rendered before the failure is complete in the store and is reused.
     let report = build_fleet(fleet.path(), &BuildOptions::default());
-    assert_eq!(report.rendered.len(), 15, "{:?}", report.rendered);
-    assert_eq!(report.reused.len(), 45);
+    assert_eq!(report.rendered.len(), 19, "{:?}", report.rendered);
+    assert_eq!(report.reused.len(), 61);
 }
 
 #[test]
@@ -138,7 +142,7 @@ fn building_one_environment_keeps_the_others() {
             ..BuildOptions::default()
         },
     );
-    assert!(report.rendered.is_empty() && report.reused.len() == 15, "{report:?}");
+    assert!(report.rendered.is_empty() && report.reused.len() == 20, "{report:?}");
     assert_eq!(
         before,
         read_tree(&out),
@@ -170,7 +174,7 @@ fn the_index_records_every_file_with_its_unit_and_hash() {
             assert_eq!(tree.units[unit].derivation, record.derivation);
         }
     }
-    assert_eq!(tree.units.len(), 60);
+    assert_eq!(tree.units.len(), 80);
 }
 
 fn skipper_runtime_free_index(out: &std::path::Path) -> skipper_compiler::index::Index {

@@ -226,10 +226,10 @@ fn added_and_removed_capabilities() {
     let stat = render_human(&report, true, false);
     snapshot("added-and-removed-capability", &stat);
     let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
-    // tenders: 6 workload objects and its NetworkPolicy; dockyard: the same and the
-    // HTTPRoute of its REST gateway path.
-    assert_eq!(json["summary"]["added"], 7);
-    assert_eq!(json["summary"]["removed"], 8);
+    // tenders: 6 workload objects, its NetworkPolicy, its PrometheusRule, ServiceMonitor
+    // and two rule files; dockyard: the same and the HTTPRoute of its REST gateway path.
+    assert_eq!(json["summary"]["added"], 11);
+    assert_eq!(json["summary"]["removed"], 12);
     assert_eq!(json["trees"]["dev"]["objects"][0]["tree"], "dev");
 }
 

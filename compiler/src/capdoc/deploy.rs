@@ -8,8 +8,8 @@
 //! (see [`super::telemetry`]).
 
 use super::CapabilityDocument;
-use super::telemetry::Conflict;
 use super::load::relative;
+use super::telemetry::Conflict;
 use crate::emit::{Yaml, to_yaml_string};
 use crate::model::{DeployedDocument, DocumentFile};
 use crate::source::SourceMap;

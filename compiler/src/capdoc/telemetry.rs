@@ -79,7 +79,10 @@ pub fn decode(dec: &mut Decoder, f: &Fields) -> ControlTelemetry {
     }
     if let Some(exporters) = o.get("exporters").and_then(|n| dec.map(n, &exporters_path, &["otlp"])) {
         let otlp_path = exporters.path_of("otlp");
-        if let Some(otlp) = exporters.get("otlp").and_then(|n| dec.map(n, &otlp_path, &["endpoint"])) {
+        if let Some(otlp) = exporters
+            .get("otlp")
+            .and_then(|n| dec.map(n, &otlp_path, &["endpoint"]))
+        {
             t.otlp_endpoint = otlp
                 .get("endpoint")
                 .and_then(|n| dec.string(n, &otlp.path_of("endpoint")));
@@ -160,7 +163,9 @@ pub fn conflicts(doc: &ControlTelemetry, fleet: &FleetTelemetry) -> Vec<Conflict
 /// describes each change for the deployed file's header.
 pub fn apply(expose: &mut Yaml, conflicts: &[Conflict], changes: &mut Vec<String>) {
     for conflict in conflicts {
-        let path: Vec<&str> = std::iter::once("observability").chain(conflict.path.iter().copied()).collect();
+        let path: Vec<&str> = std::iter::once("observability")
+            .chain(conflict.path.iter().copied())
+            .collect();
         let Some(node) = value_mut(expose, &path) else { continue };
         *node = conflict.fleet.clone();
         changes.push(format!(

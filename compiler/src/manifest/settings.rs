@@ -249,7 +249,13 @@ fn decode_rollout(dec: &mut Decoder, node: &Node, path: &str, s: &mut Settings) 
 }
 
 fn decode_observability(dec: &mut Decoder, node: &Node, path: &str, s: &mut Settings) {
-    let keys = ["tracing", "slo", "prometheus", "monitoringNamespace", "prometheusOperator"];
+    let keys = [
+        "tracing",
+        "slo",
+        "prometheus",
+        "monitoringNamespace",
+        "prometheusOperator",
+    ];
     let Some(f) = dec.map(node, path, &keys) else {
         return;
     };

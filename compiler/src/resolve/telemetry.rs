@@ -65,9 +65,6 @@ fn warning(name: &str, env: &str, c: &Conflict) -> Diagnostic {
         ),
     };
     Diagnostic::warning("skipper::telemetry-overridden", message)
-        .label(
-            c.span,
-            format!("the deployed copy says `{}` instead", c.fleet_text()),
-        )
+        .label(c.span, format!("the deployed copy says `{}` instead", c.fleet_text()))
         .help(help)
 }

@@ -12,13 +12,15 @@ use skipper_compiler::model::{EnvContext, ResolvedCapability};
 // expands `$(NAME)` of variables listed before it, and the list is sorted by name.
 use skipper_compiler::naming::POD_NAME_VARIABLE;
 
-
 /// The variables, sorted by name. Bind variables cannot collide with them (the
 /// compiler reserves these names: `naming::is_reserved_variable`).
 pub fn otel_env(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<EnvVar> {
     let obs = &cap.observability;
+    // `$(` in a value would be read as a reference to another variable: literal values
+    // escape it, and attribute values percent-encode `$`.
+    let escape = |value: &str| value.replace("$(", "$$(");
     let mut literal = vec![
-        ("OTEL_SERVICE_NAME", cap.name.clone()),
+        ("OTEL_SERVICE_NAME", escape(&cap.name)),
         ("OTEL_RESOURCE_ATTRIBUTES", resource_attributes(ctx, cap)),
         // W3C trace context, as the deployed document's control adapter says.
         ("OTEL_PROPAGATORS", "tracecontext,baggage".into()),
@@ -28,14 +30,13 @@ pub fn otel_env(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<EnvVar> {
         ("OTEL_TRACES_SAMPLER_ARG", obs.tracing_sampling.to_string()),
     ];
     if let Some(endpoint) = &obs.tracing_endpoint {
-        literal.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()));
+        literal.push(("OTEL_EXPORTER_OTLP_ENDPOINT", escape(endpoint)));
     }
     let mut env: Vec<EnvVar> = literal
         .into_iter()
         .map(|(name, value)| EnvVar {
             name: name.to_string(),
-            // `$(` would be read as a reference to another variable.
-            value: Some(value.replace("$(", "$$(")),
+            value: Some(value),
             ..EnvVar::default()
         })
         .collect();
@@ -80,11 +81,13 @@ fn resource_attributes(ctx: &EnvContext, cap: &ResolvedCapability) -> String {
         .join(",")
 }
 
-/// Percent-encodes everything outside baggage's value octets, and `%` itself.
+/// Percent-encodes everything outside baggage's value octets, and `%`, `=` and `$`
+/// (the last so that Kubernetes never reads a value as a `$(VARIABLE)` reference).
 fn encode(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
-        let plain = matches!(byte, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e) && !matches!(byte, b'%' | b'=');
+        let plain = matches!(byte, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+            && !matches!(byte, b'%' | b'=' | b'$');
         if plain {
             out.push(byte as char);
         } else {
@@ -103,6 +106,7 @@ mod tests {
         assert_eq!(encode("1.0.0-beta5"), "1.0.0-beta5");
         assert_eq!(encode("a,b=c d%"), "a%2Cb%3Dc%20d%25");
         assert_eq!(encode("x;y\\z"), "x%3By%5Cz");
+        assert_eq!(encode("$(HOME)"), "%24(HOME)");
         assert_eq!(encode("é"), "%C3%A9");
     }
 }

@@ -43,9 +43,9 @@ fn binds_become_secret_references_with_the_right_keys() {
     let env = container(&ctx, &dev).env.unwrap();
     let refs: Vec<(String, String, String)> = env
         .iter()
-        .map(|e| {
-            let r = e.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
-            (e.name.clone(), r.name.clone(), r.key.clone())
+        .filter_map(|e| {
+            let r = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
+            Some((e.name.clone(), r.name.clone(), r.key.clone()))
         })
         .collect();
     // An existing Secret keeps the provider's key names.
@@ -64,12 +64,18 @@ fn binds_become_secret_references_with_the_right_keys() {
             ),
         ]
     );
-    assert!(env.iter().all(|e| e.value.is_none()), "never a literal value");
+    assert!(
+        env.iter()
+            .filter(|e| e.value.is_some())
+            .all(|e| e.name.starts_with("OTEL_")),
+        "bind variables are never literal values"
+    );
 
     // A store-backed bind reads the Secret Skipper's secrets target produces, by variable name.
     let (ctx, prod) = capability(&fleet, "prod", "registry");
     let env = container(&ctx, &prod).env.unwrap();
-    let r = env[0].value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    let token = env.iter().find(|e| e.name == "REGISTRY_TOKEN").unwrap();
+    let r = token.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!(
         (r.name.as_str(), r.key.as_str()),
         ("registry-bind-registry-env", "REGISTRY_TOKEN")
@@ -211,4 +217,48 @@ fn a_document_change_restarts_pods_unless_the_engine_reloads_it() {
     assert_eq!(annotations(&voyages), None, "a reloading engine keeps its pods");
     let (_, registry) = capability(&fleet, "dev", "registry");
     assert!(registry.hot_reload, "registry 1.1.0 declares management.reload");
+}
+
+/// Trace propagation: every pod names its service, its fleet, environment, region and
+/// version, speaks W3C trace context, follows its caller's sampling decision, and exports
+/// to the environment's collector. Golden: `golden/observability/otel-env.snap`.
+#[test]
+fn every_pod_gets_the_opentelemetry_environment() {
+    let fleet = fleet();
+    let prod = fleet.environments.iter().find(|e| e.name == "prod").unwrap();
+    let ctx = prod.contexts(&fleet.name).remove(0);
+    let mut text = String::new();
+    for cap in &prod.capabilities {
+        text.push_str(&format!("# {} in {}\n", cap.name, ctx.dir()));
+        for var in container(&ctx, cap).env.unwrap() {
+            if let Some(value) = &var.value {
+                text.push_str(&format!("{}={value}\n", var.name));
+            } else if let Some(field) = var.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
+                text.push_str(&format!("{}=<{}>\n", var.name, field.field_path));
+            }
+        }
+    }
+    let voyages = capability(&fleet, "prod", "voyages").1;
+    assert_eq!(
+        voyages.observability.tracing_sampling, 0.25,
+        "the capability's own ratio"
+    );
+    for cap in &prod.capabilities {
+        let env = container(&ctx, cap).env.unwrap();
+        let value = |name: &str| env.iter().find(|e| e.name == name).and_then(|e| e.value.clone());
+        assert_eq!(value("OTEL_SERVICE_NAME").as_deref(), Some(cap.name.as_str()));
+        assert_eq!(value("OTEL_PROPAGATORS").as_deref(), Some("tracecontext,baggage"));
+        assert_eq!(
+            value("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(),
+            Some("http://otel-collector.observability:4317")
+        );
+        // Kubernetes expands `$(K8S_POD_NAME)` only if it is listed earlier.
+        let pod = env.iter().position(|e| e.name == "K8S_POD_NAME").unwrap();
+        let attributes = env.iter().position(|e| e.name == "OTEL_RESOURCE_ATTRIBUTES").unwrap();
+        assert!(pod < attributes);
+    }
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../golden/observability");
+    insta::with_settings!({ snapshot_path => golden, prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("otel-env", text);
+    });
 }

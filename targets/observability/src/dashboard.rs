@@ -82,7 +82,11 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
         (
             "Fleet",
             vec![
-                stat("Capabilities up", "none", format!("count(max by (capability) (up{{{s}}}) == 1) or vector(0)")),
+                stat(
+                    "Capabilities up",
+                    "none",
+                    format!("count(max by (capability) (up{{{s}}}) == 1) or vector(0)"),
+                ),
                 stat("Requests", "reqps", format!("sum({REQUESTS_RATE}{{{s}}})")),
                 stat(
                     "Failed requests",
@@ -107,7 +111,10 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                 series(
                     "Request rate",
                     "reqps",
-                    vec![(format!("sum by (capability) ({REQUESTS_RATE}{{{s}}})"), "{{capability}}")],
+                    vec![(
+                        format!("sum by (capability) ({REQUESTS_RATE}{{{s}}})"),
+                        "{{capability}}",
+                    )],
                 ),
                 series(
                     "Error ratio (availability SLI)",
@@ -126,16 +133,28 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                     "Latency percentiles",
                     "s",
                     vec![
-                        (quantile("0.5", "capability", "ikanos_request_duration_seconds"), "{{capability}} p50"),
-                        (quantile("0.9", "capability", "ikanos_request_duration_seconds"), "{{capability}} p90"),
-                        (quantile("0.99", "capability", "ikanos_request_duration_seconds"), "{{capability}} p99"),
+                        (
+                            quantile("0.5", "capability", "ikanos_request_duration_seconds"),
+                            "{{capability}} p50",
+                        ),
+                        (
+                            quantile("0.9", "capability", "ikanos_request_duration_seconds"),
+                            "{{capability}} p90",
+                        ),
+                        (
+                            quantile("0.99", "capability", "ikanos_request_duration_seconds"),
+                            "{{capability}} p99",
+                        ),
                     ],
                 ),
                 series(
                     "Error budget burn rate (1h)",
                     "none",
                     vec![(
-                        format!("{}{{{s}}} / on (namespace, capability) {ERROR_BUDGET}{{{s}}}", error_ratio("1h")),
+                        format!(
+                            "{}{{{s}}} / on (namespace, capability) {ERROR_BUDGET}{{{s}}}",
+                            error_ratio("1h")
+                        ),
                         "{{capability}}",
                     )],
                 ),
@@ -195,7 +214,11 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                     "Consumed API latency p95",
                     "s",
                     vec![(
-                        quantile("0.95", "capability, server_address", "ikanos_http_client_duration_seconds"),
+                        quantile(
+                            "0.95",
+                            "capability, server_address",
+                            "ikanos_http_client_duration_seconds",
+                        ),
                         "{{capability}} → {{server_address}}",
                     )],
                 ),
@@ -223,8 +246,14 @@ fn panel_json(p: &Panel, id: u32, x: u32, y: u32) -> Value {
         })
         .collect();
     let (kind, options) = match p.kind {
-        Kind::Stat => ("stat", json!({ "colorMode": "value", "graphMode": "area", "reduceOptions": { "calcs": ["lastNotNull"] } })),
-        Kind::Series => ("timeseries", json!({ "legend": { "displayMode": "list", "placement": "bottom" }, "tooltip": { "mode": "multi" } })),
+        Kind::Stat => (
+            "stat",
+            json!({ "colorMode": "value", "graphMode": "area", "reduceOptions": { "calcs": ["lastNotNull"] } }),
+        ),
+        Kind::Series => (
+            "timeseries",
+            json!({ "legend": { "displayMode": "list", "placement": "bottom" }, "tooltip": { "mode": "multi" } }),
+        ),
     };
     json!({
         "id": id,

@@ -43,7 +43,10 @@ fn yaml(file: &str, value: &Value) -> Result<String, RenderError> {
 
 /// A plain file, with a first line saying what reads it.
 fn commented(file: &str, comment: &str, value: &Value) -> Result<Artifact, RenderError> {
-    Ok(Artifact::file(file, format!("# {comment}\n{}", yaml(file, value)?).into_bytes()))
+    Ok(Artifact::file(
+        file,
+        format!("# {comment}\n{}", yaml(file, value)?).into_bytes(),
+    ))
 }
 
 impl Target for Observability {
@@ -76,7 +79,10 @@ impl Target for Observability {
             )?,
             commented(
                 RULES_TEST_FILE,
-                &format!("Unit tests of the rules of {}: `promtool test rules {RULES_TEST_FILE}`", cap.name),
+                &format!(
+                    "Unit tests of the rules of {}: `promtool test rules {RULES_TEST_FILE}`",
+                    cap.name
+                ),
                 &rule_tests::test_file(&slo, RULES_FILE),
             )?,
         ];

@@ -47,7 +47,11 @@ impl Selector {
     /// `metric{matchers}`, with extra matchers after the selector's.
     pub fn metric(&self, name: &str, extra: &str) -> String {
         let m = self.matchers();
-        if extra.is_empty() { format!("{name}{{{m}}}") } else { format!("{name}{{{m},{extra}}}") }
+        if extra.is_empty() {
+            format!("{name}{{{m}}}")
+        } else {
+            format!("{name}{{{m},{extra}}}")
+        }
     }
 }
 

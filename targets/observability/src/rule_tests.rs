@@ -5,8 +5,8 @@
 
 use crate::promql::{num, quoted};
 use crate::rules::{
-    Alert, FAST_BURN, FAST_BURN_ALERT, LATENCY_ALERT, OUTAGE_ALERT, RESTART_LIMIT, RESTART_WINDOW, RESTARTS_ALERT, SLOW_BURN,
-    SLOW_BURN_ALERT, Slo, alerts,
+    Alert, FAST_BURN, FAST_BURN_ALERT, LATENCY_ALERT, OUTAGE_ALERT, RESTART_LIMIT, RESTART_WINDOW, RESTARTS_ALERT,
+    SLOW_BURN, SLOW_BURN_ALERT, Slo, alerts,
 };
 use serde_json::{Value, json};
 use skipper_compiler::naming::{ENGINE_CONTAINER, METRIC_NAMESPACE_LABEL};
@@ -23,11 +23,16 @@ const BELOW: f64 = 0.8;
 /// and every 5-minute window still holds several samples.
 const EVALUATION_INTERVAL: &str = "5m";
 
+type Labels = BTreeMap<String, String>;
+
+/// (alert, evaluated at, the labels it adds to the expected alert when it fires; `None`:
+/// it stays silent).
+type Check = (&'static str, String, Option<Labels>);
+
 struct Case {
     name: String,
     series: Vec<(String, String)>,
-    /// (alert, evaluated at, expected extra labels when it fires; `None`: silent).
-    checks: Vec<(&'static str, String, Option<BTreeMap<String, String>>)>,
+    checks: Vec<Check>,
 }
 
 /// The `promtool test rules` file for `rules_file` (a path relative to the test file).
@@ -97,7 +102,7 @@ fn steady(value: f64, minutes: u32) -> String {
     format!("{}x{minutes}", num(value))
 }
 
-fn fires() -> Option<BTreeMap<String, String>> {
+fn fires() -> Option<Labels> {
     Some(BTreeMap::new())
 }
 
@@ -140,7 +145,10 @@ fn cases(slo: &Slo) -> Vec<Case> {
         name: format!(
             "{cap}: {at_limit} restarts, or another capability's ({neighbour}), keep {RESTARTS_ALERT} silent"
         ),
-        series: vec![restarts(&pod, restarting(at_limit)), restarts(&neighbour, counter(1.0, 30))],
+        series: vec![
+            restarts(&pod, restarting(at_limit)),
+            restarts(&neighbour, counter(1.0, 30)),
+        ],
         checks: vec![(RESTARTS_ALERT, "30m".into(), None)],
     });
     cases
@@ -174,7 +182,10 @@ fn latency_cases(slo: &Slo) -> Vec<Case> {
             checks: vec![(LATENCY_ALERT, "30m".into(), fires())],
         },
         Case {
-            name: format!("{cap}: p99 latency within {} keeps {LATENCY_ALERT} silent", slo.latency_text),
+            name: format!(
+                "{cap}: p99 latency within {} keeps {LATENCY_ALERT} silent",
+                slo.latency_text
+            ),
             series: buckets(true),
             checks: vec![(LATENCY_ALERT, "30m".into(), None)],
         },
@@ -191,7 +202,11 @@ fn piecewise(stretches: &[(u32, f64)]) -> String {
     for (i, (minutes, per_minute)) in stretches.iter().enumerate() {
         // The first stretch starts at 0; each later one one step after the previous
         // ended, so no minute is counted twice.
-        let (start, steps) = if i == 0 { (0.0, *minutes) } else { (value + per_minute, minutes - 1) };
+        let (start, steps) = if i == 0 {
+            (0.0, *minutes)
+        } else {
+            (value + per_minute, minutes - 1)
+        };
         parts.push(format!("{}+{}x{steps}", num(start), num(*per_minute)));
         value += per_minute * f64::from(*minutes);
     }
@@ -241,16 +256,22 @@ fn burn_cases(slo: &Slo) -> Vec<Case> {
             Case {
                 name: format!("{cap}: no failures keep both burn alerts silent"),
                 series: traffic(slo, &fine),
-                checks: vec![(FAST_BURN_ALERT, end_of(&fine), None), (SLOW_BURN_ALERT, end_of(&fine), None)],
+                checks: vec![
+                    (FAST_BURN_ALERT, end_of(&fine), None),
+                    (SLOW_BURN_ALERT, end_of(&fine), None),
+                ],
             },
         ];
     }
-    let case = |name: String, stretches: Vec<Stretch>, checks: Vec<(&'static str, Option<BTreeMap<String, String>>)>| {
+    let case = |name: String, stretches: Vec<Stretch>, checks: Vec<(&'static str, Option<Labels>)>| {
         let at = end_of(&stretches);
         Case {
             name,
             series: traffic(slo, &stretches),
-            checks: checks.into_iter().map(|(alert, fires)| (alert, at.clone(), fires)).collect(),
+            checks: checks
+                .into_iter()
+                .map(|(alert, fires)| (alert, at.clone(), fires))
+                .collect(),
         }
     };
     let mut cases = Vec::new();

@@ -41,13 +41,29 @@ pub struct BurnWindow {
 
 /// Pages: 2% of a 30-day budget in an hour, or 5% in six hours.
 pub const FAST_BURN: [BurnWindow; 2] = [
-    BurnWindow { long: "1h", short: "5m", factor: 14.4 },
-    BurnWindow { long: "6h", short: "30m", factor: 6.0 },
+    BurnWindow {
+        long: "1h",
+        short: "5m",
+        factor: 14.4,
+    },
+    BurnWindow {
+        long: "6h",
+        short: "30m",
+        factor: 6.0,
+    },
 ];
 /// Tickets: 10% of the budget in a day, or in three days at the rate that spends it all.
 pub const SLOW_BURN: [BurnWindow; 2] = [
-    BurnWindow { long: "1d", short: "2h", factor: 3.0 },
-    BurnWindow { long: "3d", short: "6h", factor: 1.0 },
+    BurnWindow {
+        long: "1d",
+        short: "2h",
+        factor: 3.0,
+    },
+    BurnWindow {
+        long: "3d",
+        short: "6h",
+        factor: 1.0,
+    },
 ];
 
 pub const LATENCY_ALERT: &str = "CapabilityLatencyAboveSLO";
@@ -102,7 +118,11 @@ impl Slo {
     /// high factor) could never be passed: it becomes "every request fails".
     pub fn burn_condition(&self, factor: f64) -> String {
         let threshold = factor * self.budget;
-        if threshold >= 1.0 { ">= 1".into() } else { format!("> {}", num(threshold)) }
+        if threshold >= 1.0 {
+            ">= 1".into()
+        } else {
+            format!("> {}", num(threshold))
+        }
     }
 
     /// The pods of this capability, by name: `<capability>-<replicaset hash>-<pod id>`
@@ -268,14 +288,14 @@ pub fn alerts(slo: &Slo) -> Vec<Alert> {
     ]
 }
 
-/// The rule groups of one capability, as Prometheus reads them (a rules file's `groups`,
-/// or a PrometheusRule's `spec.groups`).
+/// The rule group of one capability, as Prometheus reads it (a rules file's `groups`,
+/// or a PrometheusRule's `spec.groups`). One group, records first: Prometheus evaluates
+/// a group's rules in order, so each alert judges the values recorded in the same
+/// evaluation (across groups it could see the previous evaluation's, or none at all).
 pub fn groups(slo: &Slo) -> Value {
-    let alerts: Vec<Value> = alerts(slo).iter().map(Alert::to_json).collect();
-    json!([
-        { "name": format!("skipper.{}.sli", slo.capability), "rules": recording_rules(slo) },
-        { "name": format!("skipper.{}.alerts", slo.capability), "rules": alerts },
-    ])
+    let mut rules = recording_rules(slo);
+    rules.extend(alerts(slo).iter().map(Alert::to_json));
+    json!([{ "name": format!("skipper.{}", slo.capability), "rules": rules }])
 }
 
 /// The PrometheusRule object of the Prometheus Operator.

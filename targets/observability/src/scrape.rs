@@ -16,7 +16,8 @@ pub const METRICS_PATH: &str = "/metrics";
 
 /// The name of the control port: the Kubernetes target names ports after their adapter.
 fn control_port(cap: &ResolvedCapability) -> &str {
-    cap.control().map_or(ExposeKind::Control.as_str(), |c| c.port_name.as_str())
+    cap.control()
+        .map_or(ExposeKind::Control.as_str(), |c| c.port_name.as_str())
 }
 
 /// How Kubernetes service discovery spells a pod label as a meta label.
@@ -96,7 +97,10 @@ pub fn scrape_config(ctx: &EnvContext, unscraped: &[String]) -> Value {
     let mut relabel = vec![
         keep(&pod_label("app.kubernetes.io/managed-by"), MANAGED_BY.to_string()),
         keep(&pod_label("naftiko.io/environment"), ctx.environment.clone()),
-        keep("__meta_kubernetes_pod_container_port_name", format!("{}(-[0-9]+)?", ExposeKind::Control.as_str())),
+        keep(
+            "__meta_kubernetes_pod_container_port_name",
+            format!("{}(-[0-9]+)?", ExposeKind::Control.as_str()),
+        ),
         // Pods that are not running answer nothing; scraping them only adds noise.
         Relabel {
             source: vec!["__meta_kubernetes_pod_phase".into()],
@@ -114,7 +118,10 @@ pub fn scrape_config(ctx: &EnvContext, unscraped: &[String]) -> Value {
         });
     }
     relabel.extend(label_copies());
-    relabel.push(copy("__meta_kubernetes_namespace".into(), naming::METRIC_NAMESPACE_LABEL));
+    relabel.push(copy(
+        "__meta_kubernetes_namespace".into(),
+        naming::METRIC_NAMESPACE_LABEL,
+    ));
     relabel.push(copy("__meta_kubernetes_pod_name".into(), "pod"));
     let mut sd = json!({ "role": "pod", "namespaces": { "names": [ctx.namespace] } });
     sd["selectors"] = json!([{ "role": "pod", "label": format!("app.kubernetes.io/managed-by={MANAGED_BY}") }]);
