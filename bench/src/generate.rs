@@ -48,7 +48,7 @@ capability:
       port: 3001
       namespace: {name}-tools
       tools:
-        list-items:
+        {name}-list-items:
           description: "List the items of capability {i}"
     - type: control
       port: 9090
