@@ -156,7 +156,10 @@ fn wait_for<T>(what: &str, limit: Duration, log: &Path, mut probe: impl FnMut() 
         if start.elapsed() > limit {
             let log = std::fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(20).collect();
-            panic!("timed out after {limit:?} waiting for {what}; Prometheus said:\n{}", tail.join("\n"));
+            panic!(
+                "timed out after {limit:?} waiting for {what}; Prometheus said:\n{}",
+                tail.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -207,7 +210,12 @@ fn the_outage_alert_fires_in_a_real_prometheus_when_the_control_port_stops() {
     let work = tempfile::tempdir().unwrap();
     let mut engine = FakeEngine::start();
     let config = prometheus_config(&out, engine.port, work.path());
-    let check = Command::new("promtool").arg("check").arg("config").arg(&config).output().unwrap();
+    let check = Command::new("promtool")
+        .arg("check")
+        .arg("config")
+        .arg(&config)
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 
     let port = free_port();
@@ -240,13 +248,19 @@ fn the_outage_alert_fires_in_a_real_prometheus_when_the_control_port_stops() {
     }
     // The recording rules compute the SLIs from the engine's series: one request in ten fails.
     let ratio = wait_for("the recorded error ratio", Duration::from_secs(60), &log, || {
-        query(port, "capability:ikanos_request_errors:ratio_rate5m{capability=\"registry\"}")
-            .into_iter()
-            .next()
+        query(
+            port,
+            "capability:ikanos_request_errors:ratio_rate5m{capability=\"registry\"}",
+        )
+        .into_iter()
+        .next()
     });
     let value: f64 = ratio["value"][1].as_str().unwrap().parse().unwrap();
     assert!((value - 0.1).abs() < 0.01, "error ratio {value}");
-    assert!(firing(port, "CapabilityDown").is_none(), "a healthy capability is not down");
+    assert!(
+        firing(port, "CapabilityDown").is_none(),
+        "a healthy capability is not down"
+    );
 
     // The control port stops answering: `up` drops to 0, and after the rule's `for` the
     // outage alert fires, with the labels Alertmanager routes on.
