@@ -1,11 +1,24 @@
 //! The corpus of broken fleets under `golden/diagnostics/`: each case is one realistic
 //! mistake (a few hold several, to show all are reported in one run). The rendered
 //! diagnostics are snapshots in `golden/diagnostics/snapshots/`; review changes with
-//! `cargo insta review`.
+//! `cargo insta review`. Fleets that compile, but with a warning worth showing, are under
+//! `golden/diagnostics/warnings/` and share the snapshot directory.
 
 use skipper_compiler::compile;
 use skipper_compiler::diag::{RenderOptions, Severity, render_human, render_json};
 use std::path::{Path, PathBuf};
+
+fn render(compilation: &skipper_compiler::Compilation) -> String {
+    render_human(
+        compilation.diagnostics.iter(),
+        &compilation.sources,
+        RenderOptions {
+            color: false,
+            ascii: false,
+            width: 100,
+        },
+    )
+}
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,8 +27,8 @@ fn corpus() -> PathBuf {
         .unwrap()
 }
 
-fn cases() -> Vec<(String, PathBuf)> {
-    let mut cases: Vec<(String, PathBuf)> = std::fs::read_dir(corpus())
+fn cases(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut cases: Vec<(String, PathBuf)> = std::fs::read_dir(root)
         .unwrap()
         .flatten()
         .filter(|e| e.path().join("naftiko.fleet.yaml").exists())
@@ -27,7 +40,7 @@ fn cases() -> Vec<(String, PathBuf)> {
 
 #[test]
 fn every_broken_fleet_is_reported_as_its_name_says() {
-    let cases = cases();
+    let cases = cases(&corpus());
     assert!(
         cases.len() >= 30,
         "the corpus holds at least 30 broken fleets, found {}",
@@ -37,15 +50,7 @@ fn every_broken_fleet_is_reported_as_its_name_says() {
     let mut problems = Vec::new();
     for (name, dir) in &cases {
         let compilation = compile(&dir.join("naftiko.fleet.yaml"));
-        let text = render_human(
-            compilation.diagnostics.iter(),
-            &compilation.sources,
-            RenderOptions {
-                color: false,
-                ascii: false,
-                width: 100,
-            },
-        );
+        let text = render(&compilation);
         if compilation.output.is_some() || !compilation.diagnostics.has_errors() {
             problems.push(format!("{name}: compiled without an error"));
         }
@@ -60,6 +65,49 @@ fn every_broken_fleet_is_reported_as_its_name_says() {
             let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
             problems.push(format!(
                 "{name}: no error with the code its name starts with (got {codes:?})"
+            ));
+        }
+        let result = std::panic::catch_unwind(|| {
+            insta::with_settings!({ snapshot_path => &snapshots, prepend_module_to_snapshot => false, omit_expression => true }, {
+                insta::assert_snapshot!(name.as_str(), text);
+            });
+        });
+        if result.is_err() {
+            problems.push(format!("{name}: the diagnostics differ from the snapshot"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} cases failed:\n{}",
+        problems.len(),
+        cases.len(),
+        problems.join("\n")
+    );
+}
+
+/// Fleets that compile with warnings: each is named after the code of one of its
+/// warnings, and must still compile.
+#[test]
+fn every_warned_fleet_compiles_with_the_warning_its_name_says() {
+    let cases = cases(&corpus().join("warnings"));
+    assert!(!cases.is_empty(), "no warning cases found");
+    let snapshots = corpus().join("snapshots");
+    let mut problems = Vec::new();
+    for (name, dir) in &cases {
+        let compilation = compile(&dir.join("naftiko.fleet.yaml"));
+        let text = render(&compilation);
+        if compilation.output.is_none() || compilation.diagnostics.has_errors() {
+            problems.push(format!("{name}: did not compile"));
+        }
+        let named = compilation
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .any(|d| name.starts_with(d.code.trim_start_matches("skipper::")));
+        if !named {
+            let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
+            problems.push(format!(
+                "{name}: no warning with the code its name starts with (got {codes:?})"
             ));
         }
         let result = std::panic::catch_unwind(|| {

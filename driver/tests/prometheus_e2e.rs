@@ -155,7 +155,8 @@ fn wait_for<T>(what: &str, limit: Duration, log: &Path, mut probe: impl FnMut() 
         }
         if start.elapsed() > limit {
             let log = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
             panic!(
                 "timed out after {limit:?} waiting for {what}; Prometheus said:\n{}",
                 tail.join("\n")

@@ -68,7 +68,7 @@ pub fn decode(dec: &mut Decoder, f: &Fields) -> ControlTelemetry {
                     "skipper::ikanos-schema",
                     format!("`{}` must be between 0 and 1", traces.path_of("sampling")),
                 )
-                .label(n.span, format!("{}", v.value))
+                .label(n.span, if v.value > 1.0 { "above 1" } else { "below 0" })
                 .help("1 samples every trace, 0.1 one in ten"),
             );
             None
@@ -126,6 +126,10 @@ impl Conflict {
 /// Where the document's control adapter disagrees with the fleet.
 pub fn conflicts(doc: &ControlTelemetry, fleet: &FleetTelemetry) -> Vec<Conflict> {
     let mut out = Vec::new();
+    // Observability off altogether: the engine exports nothing, so nothing disagrees.
+    if doc.enabled.as_ref().is_some_and(|e| !e.value) {
+        return out;
+    }
     if let Some(s) = &doc.sampling {
         if s.value != fleet.sampling {
             out.push(Conflict {

@@ -335,6 +335,18 @@ fn resolve_capability(
     };
 
     let rollout = rollout(name, &s, diags)?;
+    let autoscaling_metric = value(&s.autoscaling_metric, AutoscalingMetric::Cpu);
+    if !prepared.metrics {
+        telemetry::check_metrics_needed(
+            name,
+            &env.name.value,
+            &loaded.document,
+            &s,
+            &rollout,
+            autoscaling_metric,
+            diags,
+        )?;
+    }
     let binds = binds::resolve_binds(manifest, env, over, decl, &loaded.document, diags)?;
     let observability = ObservabilitySpec {
         tracing_endpoint: s.tracing_endpoint.as_ref().map(|e| e.value.clone()),
@@ -365,7 +377,7 @@ fn resolve_capability(
         replicas,
         rollout,
         observability,
-        autoscaling_metric: value(&s.autoscaling_metric, AutoscalingMetric::Cpu),
+        autoscaling_metric,
         exposes: prepared.exposes.clone(),
         binds,
         depends_on: graph.dependencies(name),

@@ -6,7 +6,8 @@ use super::Prepared;
 use crate::capdoc::telemetry::{Conflict, FleetTelemetry, conflicts};
 use crate::capdoc::{CapabilityDocument, deployed_document};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::model::{DeployedDocument, ExposeKind, ObservabilitySpec};
+use crate::manifest::Settings;
+use crate::model::{AutoscalingMetric, DeployedDocument, ExposeKind, ObservabilitySpec, RolloutSpec, Strategy};
 use crate::source::SourceMap;
 
 pub(super) fn deployed(
@@ -44,7 +45,7 @@ fn warning(name: &str, env: &str, c: &Conflict) -> Diagnostic {
                 c.fleet_text()
             ),
             format!(
-                "one ratio per environment keeps whole traces: set `observability.tracing.sampling: {}` for `{name}` in the fleet manifest to keep the document's",
+                "the fleet manifest sets each environment's ratio; to keep the document's, set `observability.tracing.sampling: {}` under `environments.{env}.overrides.{name}`",
                 c.document
             ),
         ),
@@ -61,10 +62,62 @@ fn warning(name: &str, env: &str, c: &Conflict) -> Diagnostic {
                 c.document,
                 c.fleet_text()
             ),
-            "the fleet's collector is set by `observability.tracing.endpoint`; remove the document's endpoint, or set the fleet's for this capability".to_string(),
+            format!(
+                "the fleet's collector is set by `observability.tracing.endpoint`; remove the document's endpoint, or set that endpoint under `environments.{env}.overrides.{name}`"
+            ),
         ),
     };
     Diagnostic::warning("skipper::telemetry-overridden", message)
         .label(c.span, format!("the deployed copy says `{}` instead", c.fleet_text()))
         .help(help)
+}
+
+/// A capability without metrics cannot be judged by a rollout's analysis nor scaled on
+/// its request rate: both would wait for series that never come. `None` after reporting.
+pub(super) fn check_metrics_needed(
+    name: &str,
+    env: &str,
+    doc: &CapabilityDocument,
+    settings: &Settings,
+    rollout: &RolloutSpec,
+    autoscaling: AutoscalingMetric,
+    diags: &mut Diagnostics,
+) -> Option<()> {
+    let analysed = match rollout.strategy {
+        Strategy::Canary | Strategy::Progressive => true,
+        Strategy::BlueGreen => rollout.auto_promote,
+        Strategy::Rolling => false,
+    };
+    let needs = if analysed {
+        format!("its `{}` rollout is analysed on", rollout.strategy)
+    } else if autoscaling == AutoscalingMetric::Requests {
+        "it autoscales on".to_string()
+    } else {
+        return Some(());
+    };
+    let control = doc.exposes.iter().find(|e| e.kind == ExposeKind::Control)?;
+    let off = [&control.telemetry.enabled, &control.telemetry.metrics_endpoint]
+        .into_iter()
+        .flatten()
+        .find(|flag| !flag.value)
+        .map_or(control.span, |flag| flag.span);
+    let mut d = Diagnostic::error(
+        "skipper::metrics-needed",
+        format!("`{name}` turns its metrics off, but in `{env}` {needs} its request metrics"),
+    )
+    .label(off, "no /metrics on the control port");
+    let setting = if analysed {
+        settings.strategy.as_ref().map(|s| s.span)
+    } else {
+        settings.autoscaling_metric.as_ref().map(|s| s.span)
+    };
+    if let Some(span) = setting {
+        d = d.label(span, "needs the capability's metrics");
+    }
+    diags.push(d.help(if analysed {
+        "turn the metrics on, or roll out with `strategy: rolling` (or a blue-green rollout with `autoPromote: false`)"
+    } else {
+        "turn the metrics on, or autoscale with `autoscaling: { metric: cpu }`"
+    }));
+    None
 }

@@ -153,3 +153,34 @@ fn emitted_rule_tests_pass_across_slos() {
         );
     }
 }
+
+/// Without the Prometheus Operator only the plain files are rendered; a capability whose
+/// document turns metrics off gets nothing, and the tree's scrape job drops its pods.
+#[test]
+fn operator_objects_and_unscraped_capabilities_follow_the_model() {
+    let fleet = fleet();
+    let (ctx, mut registry) = capability(&fleet, "dev", "registry");
+    registry.observability.prometheus_operator = false;
+    let files = Observability.render_capability(&ctx, &registry).unwrap();
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, [RULES_TEST_FILE, RULES_FILE]);
+    assert!(files.iter().all(|f| !f.kubernetes), "no Kubernetes object to list");
+
+    registry.observability.metrics = false;
+    assert!(Observability.render_capability(&ctx, &registry).unwrap().is_empty());
+    let mut dev = fleet.environments[0].clone();
+    dev.capabilities
+        .iter_mut()
+        .find(|c| c.name == "registry")
+        .unwrap()
+        .observability
+        .metrics = false;
+    let input = Observability.fleet_input(&dev);
+    assert_eq!(input.unscraped, ["registry"]);
+    let scrape = Observability.render_fleet(&ctx, &input).unwrap();
+    let text = file(&scrape, "prometheus-scrape.yaml");
+    assert!(
+        text.contains("- action: drop\n        regex: registry\n        source_labels:\n          - __meta_kubernetes_pod_label_naftiko_io_capability"),
+        "{text}"
+    );
+}
