@@ -38,33 +38,36 @@ fn cases(root: &Path) -> Vec<(String, PathBuf)> {
     cases
 }
 
-#[test]
-fn every_broken_fleet_is_reported_as_its_name_says() {
-    let cases = cases(&corpus());
-    assert!(
-        cases.len() >= 30,
-        "the corpus holds at least 30 broken fleets, found {}",
-        cases.len()
-    );
+/// Compiles every case under `root` and compares its rendered diagnostics with its
+/// snapshot. A case is named after the code of one of its diagnostics of `severity`, so
+/// it cannot silently stop testing what it says it tests; an error case must fail to
+/// compile, a warning case must compile. Returns the problems, one line each.
+fn check_cases(cases: &[(String, PathBuf)], severity: Severity) -> Vec<String> {
     let snapshots = corpus().join("snapshots");
+    let kind = if severity == Severity::Error {
+        "error"
+    } else {
+        "warning"
+    };
     let mut problems = Vec::new();
-    for (name, dir) in &cases {
+    for (name, dir) in cases {
         let compilation = compile(&dir.join("naftiko.fleet.yaml"));
         let text = render(&compilation);
-        if compilation.output.is_some() || !compilation.diagnostics.has_errors() {
-            problems.push(format!("{name}: compiled without an error"));
+        let failed = compilation.output.is_none() || compilation.diagnostics.has_errors();
+        match (severity, failed) {
+            (Severity::Error, false) => problems.push(format!("{name}: compiled without an error")),
+            (Severity::Warning, true) => problems.push(format!("{name}: did not compile")),
+            _ => {}
         }
-        // The case is named after the code of one of its errors: it cannot silently
-        // stop testing what it says it tests.
         let named = compilation
             .diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == severity)
             .any(|d| name.starts_with(d.code.trim_start_matches("skipper::")));
         if !named {
             let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
             problems.push(format!(
-                "{name}: no error with the code its name starts with (got {codes:?})"
+                "{name}: no {kind} with the code its name starts with (got {codes:?})"
             ));
         }
         let result = std::panic::catch_unwind(|| {
@@ -76,6 +79,18 @@ fn every_broken_fleet_is_reported_as_its_name_says() {
             problems.push(format!("{name}: the diagnostics differ from the snapshot"));
         }
     }
+    problems
+}
+
+#[test]
+fn every_broken_fleet_is_reported_as_its_name_says() {
+    let cases = cases(&corpus());
+    assert!(
+        cases.len() >= 30,
+        "the corpus holds at least 30 broken fleets, found {}",
+        cases.len()
+    );
+    let problems = check_cases(&cases, Severity::Error);
     assert!(
         problems.is_empty(),
         "{} of {} cases failed:\n{}",
@@ -85,40 +100,12 @@ fn every_broken_fleet_is_reported_as_its_name_says() {
     );
 }
 
-/// Fleets that compile with warnings: each is named after the code of one of its
-/// warnings, and must still compile.
+/// Fleets that compile with warnings, under `warnings/`.
 #[test]
 fn every_warned_fleet_compiles_with_the_warning_its_name_says() {
     let cases = cases(&corpus().join("warnings"));
     assert!(!cases.is_empty(), "no warning cases found");
-    let snapshots = corpus().join("snapshots");
-    let mut problems = Vec::new();
-    for (name, dir) in &cases {
-        let compilation = compile(&dir.join("naftiko.fleet.yaml"));
-        let text = render(&compilation);
-        if compilation.output.is_none() || compilation.diagnostics.has_errors() {
-            problems.push(format!("{name}: did not compile"));
-        }
-        let named = compilation
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Warning)
-            .any(|d| name.starts_with(d.code.trim_start_matches("skipper::")));
-        if !named {
-            let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
-            problems.push(format!(
-                "{name}: no warning with the code its name starts with (got {codes:?})"
-            ));
-        }
-        let result = std::panic::catch_unwind(|| {
-            insta::with_settings!({ snapshot_path => &snapshots, prepend_module_to_snapshot => false, omit_expression => true }, {
-                insta::assert_snapshot!(name.as_str(), text);
-            });
-        });
-        if result.is_err() {
-            problems.push(format!("{name}: the diagnostics differ from the snapshot"));
-        }
-    }
+    let problems = check_cases(&cases, Severity::Warning);
     assert!(
         problems.is_empty(),
         "{} of {} cases failed:\n{}",
