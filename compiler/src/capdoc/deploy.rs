@@ -39,7 +39,7 @@ pub fn deployed_document(
         open_binds(&mut yaml, "binds", &mut changes);
         open_exposes(&mut yaml, "exposes", &mut changes);
         if entry {
-            if let Some(capability) = get_mut(&mut yaml, "capability") {
+            if let Some(capability) = yaml.at_mut(&["capability"]) {
                 open_binds(capability, "binds", &mut changes);
                 open_exposes(capability, "exposes", &mut changes);
                 if let Some(control) = control_expose(capability) {
@@ -121,13 +121,6 @@ pub fn to_yaml(node: &Node) -> Yaml {
     }
 }
 
-fn get_mut<'a>(yaml: &'a mut Yaml, key: &str) -> Option<&'a mut Yaml> {
-    match yaml {
-        Yaml::Map(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
 fn items_mut(yaml: &mut Yaml) -> &mut [Yaml] {
     match yaml {
         Yaml::Seq(items) => items,
@@ -140,7 +133,7 @@ fn is_import(item: &Yaml) -> bool {
 }
 
 fn open_binds(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
-    let Some(binds) = get_mut(parent, key) else { return };
+    let Some(binds) = parent.at_mut(&[key]) else { return };
     for item in items_mut(binds) {
         if is_import(item) {
             continue;
@@ -162,7 +155,7 @@ fn open_binds(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
 }
 
 fn open_exposes(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
-    let Some(exposes) = get_mut(parent, key) else { return };
+    let Some(exposes) = parent.at_mut(&[key]) else { return };
     for item in items_mut(exposes) {
         if is_import(item) || matches!(item.at(&["transport"]), Some(Yaml::Str(t)) if t == "stdio") {
             continue;
@@ -196,7 +189,7 @@ fn open_exposes(parent: &mut Yaml, key: &str, changes: &mut Vec<String>) {
 }
 
 fn control_expose(capability: &mut Yaml) -> Option<&mut Yaml> {
-    let exposes = get_mut(capability, "exposes")?;
+    let exposes = capability.at_mut(&["exposes"])?;
     items_mut(exposes)
         .iter_mut()
         .find(|item| matches!(item.at(&["type"]), Some(Yaml::Str(t)) if t == "control"))
@@ -208,7 +201,7 @@ fn add_control_expose(capability: &mut Yaml, port: u16) {
         ("address".into(), Yaml::Str(OPEN_ADDRESS.into())),
         ("port".into(), Yaml::Int(port.into())),
     ]);
-    match get_mut(capability, "exposes") {
+    match capability.at_mut(&["exposes"]) {
         Some(Yaml::Seq(items)) => items.push(control),
         _ => {
             if let Yaml::Map(entries) = capability {

@@ -9,7 +9,7 @@
 
 use crate::decode::{Decoder, Fields};
 use crate::emit::Yaml;
-use crate::source::Spanned;
+use crate::source::{Span, Spanned};
 
 /// W3C trace context: what `OTEL_PROPAGATORS=tracecontext,baggage` speaks.
 pub const PROPAGATION: &str = "w3c";
@@ -27,10 +27,14 @@ pub struct ControlTelemetry {
 }
 
 impl ControlTelemetry {
-    /// Whether the control port serves `/metrics`.
-    pub fn serves_metrics(&self) -> bool {
-        let on = |flag: &Option<Spanned<bool>>| flag.as_ref().is_none_or(|f| f.value);
-        on(&self.enabled) && on(&self.metrics_endpoint)
+    /// Where the document turns `/metrics` off (`enabled: false` or
+    /// `metrics.local.enabled: false`); `None` when the control port serves it.
+    pub fn metrics_off_at(&self) -> Option<Span> {
+        [&self.enabled, &self.metrics_endpoint]
+            .into_iter()
+            .flatten()
+            .find(|flag| !flag.value)
+            .map(|flag| flag.span)
     }
 }
 
@@ -104,7 +108,7 @@ pub struct FleetTelemetry {
 pub struct Conflict {
     /// Keys under the control expose's `observability`.
     pub path: &'static [&'static str],
-    pub span: crate::source::Span,
+    pub span: Span,
     pub document: String,
     pub fleet: Yaml,
 }
@@ -170,7 +174,7 @@ pub fn apply(expose: &mut Yaml, conflicts: &[Conflict], changes: &mut Vec<String
         let path: Vec<&str> = std::iter::once("observability")
             .chain(conflict.path.iter().copied())
             .collect();
-        let Some(node) = value_mut(expose, &path) else { continue };
+        let Some(node) = expose.at_mut(&path) else { continue };
         *node = conflict.fleet.clone();
         changes.push(format!(
             "control adapter: {} `{}` → `{}` (the fleet's setting for this environment)",
@@ -178,18 +182,5 @@ pub fn apply(expose: &mut Yaml, conflicts: &[Conflict], changes: &mut Vec<String
             conflict.document,
             conflict.fleet_text()
         ));
-    }
-}
-
-fn value_mut<'a>(yaml: &'a mut Yaml, path: &[&str]) -> Option<&'a mut Yaml> {
-    let Some((first, rest)) = path.split_first() else {
-        return Some(yaml);
-    };
-    match yaml {
-        Yaml::Map(entries) => {
-            let (_, value) = entries.iter_mut().find(|(k, _)| k == first)?;
-            value_mut(value, rest)
-        }
-        _ => None,
     }
 }

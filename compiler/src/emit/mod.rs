@@ -48,6 +48,14 @@ impl Yaml {
         })
     }
 
+    /// [`Self::at`], for changing the value in place.
+    pub fn at_mut(&mut self, path: &[&str]) -> Option<&mut Yaml> {
+        path.iter().try_fold(self, |value, key| match value {
+            Yaml::Map(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        })
+    }
+
     fn is_empty_collection(&self) -> bool {
         matches!(self, Yaml::Seq(s) if s.is_empty()) || matches!(self, Yaml::Map(m) if m.is_empty())
     }

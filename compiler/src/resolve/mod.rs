@@ -261,14 +261,13 @@ fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mu
             namespace: None,
         });
     }
-    let control = doc.exposes.iter().find(|e| e.kind == ExposeKind::Control);
-    let metrics = control.is_none_or(|c| c.telemetry.serves_metrics());
-    if let Some(control) = control.filter(|_| !metrics) {
-        let span = [&control.telemetry.enabled, &control.telemetry.metrics_endpoint]
-            .into_iter()
-            .flatten()
-            .find(|flag| !flag.value)
-            .map_or(control.span, |flag| flag.span);
+    let metrics_off = doc
+        .exposes
+        .iter()
+        .find(|e| e.kind == ExposeKind::Control)
+        .and_then(|c| c.telemetry.metrics_off_at());
+    let metrics = metrics_off.is_none();
+    if let Some(span) = metrics_off {
         diags.push(
             Diagnostic::warning(
                 "skipper::metrics-disabled",

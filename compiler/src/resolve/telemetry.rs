@@ -95,12 +95,11 @@ pub(super) fn check_metrics_needed(
     } else {
         return Some(());
     };
-    let control = doc.exposes.iter().find(|e| e.kind == ExposeKind::Control)?;
-    let off = [&control.telemetry.enabled, &control.telemetry.metrics_endpoint]
-        .into_iter()
-        .flatten()
-        .find(|flag| !flag.value)
-        .map_or(control.span, |flag| flag.span);
+    let off = doc
+        .exposes
+        .iter()
+        .find(|e| e.kind == ExposeKind::Control)
+        .and_then(|c| c.telemetry.metrics_off_at())?;
     let mut d = Diagnostic::error(
         "skipper::metrics-needed",
         format!("`{name}` turns its metrics off, but in `{env}` {needs} its request metrics"),
