@@ -6,15 +6,8 @@
 mod common;
 
 use common::*;
-use skipper_driver::BuildOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn rendered_example() -> tempfile::TempDir {
-    let fleet = example_copy();
-    build_fleet(fleet.path(), &BuildOptions::default());
-    fleet
-}
 
 fn promtool(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("promtool")

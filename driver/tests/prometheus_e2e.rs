@@ -191,15 +191,8 @@ config = {
 target.write_text(yaml.safe_dump(config))
 "##;
     let config = dir.join("prometheus.yml");
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(out)
-        .arg(engine_port.to_string())
-        .arg(&config)
-        .output()
-        .expect("python3 runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let port = engine_port.to_string();
+    python(script, &[out.as_os_str(), port.as_ref(), config.as_os_str()]);
     config
 }
 

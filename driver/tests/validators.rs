@@ -5,14 +5,7 @@
 mod common;
 
 use common::*;
-use skipper_driver::BuildOptions;
 use std::process::Command;
-
-fn rendered_example() -> tempfile::TempDir {
-    let fleet = example_copy();
-    build_fleet(fleet.path(), &BuildOptions::default());
-    fleet
-}
 
 #[test]
 fn every_emitted_object_validates_against_its_schema() {

@@ -41,6 +41,31 @@ pub fn compiled(fleet_dir: &Path) -> Compiled {
     compilation.output.unwrap()
 }
 
+/// A private copy of the example, built into its `rendered/`.
+pub fn rendered_example() -> tempfile::TempDir {
+    let fleet = example_copy();
+    build_fleet(fleet.path(), &BuildOptions::default());
+    fleet
+}
+
+/// Runs a Python script (`python3 -c`) with arguments; fails the test, with what it
+/// printed, unless it succeeds. Returns its standard output.
+pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 pub fn build_fleet(fleet_dir: &Path, options: &BuildOptions) -> BuildReport {
     build(&compiled(fleet_dir), options).unwrap()
 }
