@@ -6,6 +6,7 @@
 
 use crate::source::Span;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,8 +26,9 @@ pub struct Label {
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Stable identifier, e.g. `skipper::unknown-key`; documented in the book.
-    pub code: &'static str,
+    /// Stable identifier, e.g. `skipper::unknown-key`; documented in the book. Policy
+    /// violations carry their rule's id (`policy::capability-owner`), hence not `'static`.
+    pub code: Cow<'static, str>,
     pub message: String,
     /// The first label is the primary one: where the problem is.
     pub labels: Vec<Label>,
@@ -34,17 +36,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
-            code,
+            code: code.into(),
             message: message.into(),
             labels: Vec::new(),
             help: None,
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, message)

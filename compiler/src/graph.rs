@@ -33,6 +33,8 @@ pub struct Edge {
 pub struct FleetGraph {
     graph: DiGraph<String, Edge>,
     index: BTreeMap<String, NodeIndex>,
+    /// The fleet's namespaces: `NAME.NAMESPACE` hosts are in the cluster.
+    namespaces: BTreeSet<String>,
 }
 
 /// What the graph needs to know about one capability.
@@ -69,7 +71,10 @@ impl FleetGraph {
     /// Builds the graph. Unknown `dependsOn` targets are reported by the resolver, not
     /// here; consumes that look like another capability but miss its ports are warned about.
     pub fn build(inputs: &[GraphInput], namespaces: &BTreeSet<String>, diags: &mut Diagnostics) -> FleetGraph {
-        let mut g = FleetGraph::default();
+        let mut g = FleetGraph {
+            namespaces: namespaces.clone(),
+            ..FleetGraph::default()
+        };
         for input in inputs {
             let ix = g.graph.add_node(input.name.to_string());
             g.index.insert(input.name.to_string(), ix);
@@ -377,6 +382,33 @@ fn host_and_port(uri: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
+impl FleetGraph {
+    /// Where a consumed `baseUri` points: whether its host is a Service inside the
+    /// cluster, and the fleet capability it names, if any.
+    pub fn consumed(&self, uri: &str) -> (bool, Option<String>) {
+        let Some((host, _)) = host_and_port(uri) else {
+            return (false, None);
+        };
+        (
+            in_cluster_host(host, &self.namespaces),
+            capability_of_host(host, &self.index, &self.namespaces).map(str::to_string),
+        )
+    }
+}
+
+/// Whether `host` names a Service inside the cluster: `NAME`, `NAME.NAMESPACE` (for a
+/// namespace of the fleet), `NAME.ANY.svc` or `NAME.ANY.svc.cluster.local`.
+fn in_cluster_host(host: &str, namespaces: &BTreeSet<String>) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.len() {
+        1 => !host.is_empty() && host != "localhost",
+        2 => namespaces.contains(labels[1]),
+        3 => labels[2] == "svc",
+        5 => labels[2..] == ["svc", "cluster", "local"],
+        _ => false,
+    }
+}
+
 /// The capability whose in-cluster Service `host` names, if any: `NAME`,
 /// `NAME.NAMESPACE` (for a namespace of the fleet), `NAME.ANY.svc` or `NAME.ANY.svc.cluster.local`.
 fn capability_of_host<'a>(
@@ -384,16 +416,9 @@ fn capability_of_host<'a>(
     capabilities: &'a BTreeMap<String, NodeIndex>,
     namespaces: &BTreeSet<String>,
 ) -> Option<&'a str> {
-    let labels: Vec<&str> = host.split('.').collect();
-    let (name, _) = capabilities.get_key_value(labels[0])?;
-    let in_cluster = match labels.len() {
-        1 => true,
-        2 => namespaces.contains(labels[1]),
-        3 => labels[2] == "svc",
-        5 => labels[2..] == ["svc", "cluster", "local"],
-        _ => false,
-    };
-    in_cluster.then_some(name.as_str())
+    let first = host.split('.').next()?;
+    let (name, _) = capabilities.get_key_value(first)?;
+    in_cluster_host(host, namespaces).then_some(name.as_str())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod derivation;
 pub mod diag;
 pub mod emit;
+pub mod facts;
 pub mod graph;
 pub mod index;
 pub mod lock;
@@ -22,6 +23,7 @@ pub mod source;
 pub mod stdlib;
 pub mod target;
 pub mod units;
+pub mod warden;
 pub mod yaml;
 
 pub use pipeline::{Compilation, CompileOptions, Compiled, compile, compile_with};

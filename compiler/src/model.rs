@@ -41,6 +41,9 @@ macro_rules! words {
     };
 }
 
+mod stores;
+pub use stores::*;
+
 words! {
     /// The service mesh of an environment.
     Mesh { Native = "native", Istio = "istio", Linkerd = "linkerd", Consul = "consul" }
@@ -133,6 +136,19 @@ pub struct ResolvedEnvironment {
     pub capabilities: Vec<ResolvedCapability>,
     /// Every class some capability of this environment uses, by name.
     pub classes: BTreeMap<String, ClassSpec>,
+    /// The issuer the manifest names for this environment's mTLS certificates; `None`
+    /// with a mesh, or when the environment's own CA signs them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls_issuer: Option<IssuerRef>,
+    /// The secret stores some bind of this environment reads, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_stores: Vec<SecretStoreSpec>,
+    /// Whether policies treat this environment as production: it is named `prod` or
+    /// `production`, or it ends a promotion chain.
+    pub production: bool,
+    /// The fleet's governance, when the manifest has a `warden` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warden: Option<crate::warden::WardenSpec>,
 }
 
 impl ResolvedEnvironment {
@@ -204,11 +220,25 @@ pub struct ResolvedCapability {
     pub autoscaling_metric: AutoscalingMetric,
     pub exposes: Vec<ExposeSpec>,
     pub binds: Vec<BindSpec>,
+    /// `info.stakeholders` of the document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stakeholders: Vec<Stakeholder>,
+    /// The HTTP APIs the document consumes, in document order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumes: Vec<ConsumeSpec>,
     /// Names of the capabilities this one calls (sorted).
     pub depends_on: Vec<String>,
+    /// The part of `depends_on` the manifest's `dependsOn` declares (sorted); the rest
+    /// is inferred from `consumes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_depends_on: Vec<String>,
     /// Names of the capabilities that call this one (sorted).
     pub dependents: Vec<String>,
     pub gateway: GatewaySpec,
+    /// The certificate cert-manager issues the capability's pods when no mesh provides
+    /// mutual TLS (`mesh: native`); `None` with a mesh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls: Option<MtlsSpec>,
     /// The control adapter reloads the document (`management.reload: true`): a document
     /// change then needs no restart.
     pub hot_reload: bool,
@@ -361,6 +391,31 @@ pub struct ObservabilitySpec {
     pub metrics: bool,
 }
 
+/// A capability's mTLS certificate (cert-manager), in an environment without a mesh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MtlsSpec {
+    /// Requested lifetime of each certificate.
+    pub duration: Duration,
+    /// How long before expiry cert-manager renews it (with a new private key).
+    pub renew_before: Duration,
+    /// The issuer the manifest names; absent: the environment's own CA (the mtls target
+    /// renders it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerRef>,
+}
+
+/// A cert-manager issuer reference (`issuerRef`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IssuerRef {
+    pub name: String,
+    /// `Issuer` (in the environment's namespace), `ClusterIssuer`, or an external
+    /// issuer's kind.
+    pub kind: String,
+    /// `cert-manager.io`, or an external issuer's API group.
+    pub group: String,
+}
+
 /// One server adapter of the capability that listens on a port.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -372,6 +427,39 @@ pub struct ExposeSpec {
     /// The Ikanos namespace of the adapter (control exposes have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The scheme incoming requests must authenticate with (`bearer`, `oauth2`…);
+    /// `None` when the adapter is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<String>,
+    /// Position in the document's `capability.exposes`; `None` for the control adapter
+    /// Skipper adds. Policies point diagnostics at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+/// A person named in the document's `info.stakeholders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stakeholder {
+    pub role: String,
+    pub full_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// One consumed HTTP API of a document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumeSpec {
+    /// Position in the document's `capability.consumes`.
+    pub index: u32,
+    pub namespace: String,
+    pub base_uri: String,
+    /// The host names a Service inside the cluster (one label, `.svc`, or a namespace of the fleet).
+    pub in_cluster: bool,
+    /// The fleet capability the host names, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
 }
 
 /// Where one bind namespace's values come from in this environment. Only references:
@@ -410,14 +498,15 @@ impl BindSpec {
 pub enum BindSource {
     /// An existing Kubernetes Secret (`k8s-secret://NAME`).
     Secret { name: String },
-    /// A path in one of the fleet's secret stores (rendered as an ExternalSecret).
+    /// A path in one of the fleet's secret stores (rendered as an ExternalSecret), from
+    /// `store:` + `path:` or from a provider URI (`vault://PATH`).
     Store {
         store: String,
         provider: String,
+        /// Whether the store is a `ClusterSecretStore`.
+        scope: StoreScope,
         path: String,
     },
-    /// Another provider URI (`vault://…`), resolved by the secrets target.
-    Location { uri: String },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -35,6 +35,16 @@ pub const METRIC_VERSION_LABEL: &str = "version";
 /// The engine's container in every capability pod (restart alerts select on it).
 pub const ENGINE_CONTAINER: &str = "ikanos";
 
+/// The Secret cert-manager writes a capability's mTLS certificate to (`tls.crt`,
+/// `tls.key`, `ca.crt`) without a mesh: the mtls target's Certificate names it, the
+/// Kubernetes target's pod mounts it.
+pub fn tls_secret(capability: &str) -> String {
+    format!("{capability}-tls")
+}
+
+/// Where the engine container finds that Secret's files, read-only.
+pub const TLS_MOUNT: &str = "/etc/skipper/tls";
+
 /// The pod's name from the downward API: `OTEL_RESOURCE_ATTRIBUTES` refers to it.
 pub const POD_NAME_VARIABLE: &str = "K8S_POD_NAME";
 

@@ -32,6 +32,8 @@ pub struct Compiled {
     pub graph: FleetGraph,
     pub fleet: ResolvedFleet,
     pub lock: LockState,
+    /// The policy test modules (`*_test.rego`) of `warden.policies` and the stdlib.
+    pub policy_tests: Vec<crate::warden::PolicyModule>,
 }
 
 /// The lock as read, and the lock the build ran with (what `skipper lock` writes).
@@ -123,8 +125,15 @@ fn compile_into(
         |name| catalog.newest(name).map(|d| &d.document),
         &mut Diagnostics::new(),
     );
-    let fleet = resolve(&manifest, &stdlib, &catalog, &lock, sources, diags)?;
+    let warden = crate::warden::load(&manifest, sources, diags);
+    let mut fleet = resolve(&manifest, &stdlib, &catalog, &lock, sources, diags)?;
+    if let Some(w) = &warden {
+        for env in &mut fleet.environments {
+            env.warden = Some(w.spec.clone());
+        }
+    }
     Some(Compiled {
+        policy_tests: warden.map(|w| w.tests).unwrap_or_default(),
         manifest,
         stdlib,
         catalog,

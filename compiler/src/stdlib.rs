@@ -30,7 +30,7 @@ impl Stdlib {
     pub fn load(sources: &mut SourceMap, diags: &mut Diagnostics) -> Stdlib {
         let id = sources.add(STDLIB_NAME, PathBuf::from(STDLIB_NAME), DEFAULTS_YAML);
         let mut stdlib = Stdlib {
-            hash: blake3::hash(DEFAULTS_YAML.as_bytes()).to_hex().to_string(),
+            hash: stdlib_hash(),
             ..Stdlib::default()
         };
         let Some(root) = yaml::parse_single(DEFAULTS_YAML, id, "stdlib", diags) else {
@@ -60,6 +60,19 @@ impl Stdlib {
         }
         stdlib
     }
+}
+
+/// BLAKE3 over the defaults and every stdlib policy file.
+fn stdlib_hash() -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(DEFAULTS_YAML.as_bytes());
+    for (path, text) in crate::warden::stdlib_texts() {
+        hasher.update(&[0]);
+        hasher.update(path.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(text.as_bytes());
+    }
+    hasher.finalize().to_hex().to_string()
 }
 
 #[cfg(test)]

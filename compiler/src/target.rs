@@ -62,6 +62,8 @@ pub trait Target: Sync {
     /// Bumped whenever the renderer's output for the same input changes: part of
     /// every derivation, so upgrading Skipper re-renders what changed.
     const VERSION: &'static str;
+    /// The directory of the fleet-wide unit in each output tree (`<env>/fleet/`).
+    const FLEET_DIR: &'static str = "fleet";
 
     /// The part of an environment the fleet-wide unit of this target reads.
     type FleetInput: Serialize + Send + Sync;
@@ -75,6 +77,6 @@ pub trait Target: Sync {
         capability: &ResolvedCapability,
     ) -> Result<Vec<Artifact>, RenderError>;
 
-    /// Fleet-wide files of one environment (under `<env>/fleet/`).
+    /// Fleet-wide files of one environment (under `<env>/<FLEET_DIR>/`).
     fn render_fleet(&self, ctx: &EnvContext, input: &Self::FleetInput) -> Result<Vec<Artifact>, RenderError>;
 }

@@ -50,10 +50,13 @@ fn example_resolves_every_layer() {
     let registry = prod.capabilities.iter().find(|c| c.name == "registry").unwrap();
     assert_eq!(registry.version, "1.1.0", "the newest version in the directory");
     assert_eq!(registry.dependents, ["shipyard", "voyages"]);
-    assert!(matches!(&registry.binds[0].source, BindSource::Store { store, .. } if store == "aws"));
+    let bind = |c: &skipper_compiler::model::ResolvedCapability, ns: &str| {
+        c.binds.iter().find(|b| b.namespace == ns).unwrap().source.clone()
+    };
+    assert!(matches!(bind(registry, "registry-env"), BindSource::Store { store, .. } if store == "aws"));
     let dev_registry = dev.capabilities.iter().find(|c| c.name == "registry").unwrap();
     assert_eq!(
-        dev_registry.binds[0].source,
+        bind(dev_registry, "registry-env"),
         BindSource::Secret {
             name: "registry-dev".into()
         }

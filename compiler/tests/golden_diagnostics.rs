@@ -65,7 +65,7 @@ fn check_cases(cases: &[(String, PathBuf)], severity: Severity) -> Vec<String> {
             .filter(|d| d.severity == severity)
             .any(|d| name.starts_with(d.code.trim_start_matches("skipper::")));
         if !named {
-            let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code).collect();
+            let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_ref()).collect();
             problems.push(format!(
                 "{name}: no {kind} with the code its name starts with (got {codes:?})"
             ));

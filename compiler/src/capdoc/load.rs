@@ -160,6 +160,7 @@ impl CapabilityLoader<'_> {
             display: doc.display,
             description: doc.description,
             version: doc.version,
+            stakeholders: doc.stakeholders,
             capability_span: doc.capability_span.unwrap_or(Span::new(source, 0, 0)),
             binds: doc.binds,
             exposes: doc.exposes,

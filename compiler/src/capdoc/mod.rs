@@ -29,6 +29,8 @@ pub struct CapabilityDocument {
     pub display: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
+    /// `info.stakeholders`.
+    pub stakeholders: Vec<crate::model::Stakeholder>,
     /// Span of the `capability` key of the entry document.
     pub capability_span: Span,
     pub binds: Vec<DocumentBind>,
@@ -60,6 +62,8 @@ pub struct DocumentExpose {
     pub kind: ExposeKind,
     pub port: Option<Spanned<u16>>,
     pub namespace: Option<Spanned<String>>,
+    /// The `authentication.type` of the adapter (`bearer`, `oauth2`…), if any.
+    pub authentication: Option<String>,
     /// An MCP expose over stdio listens on no port.
     pub stdio: bool,
     /// A control adapter with `management.reload: true`.

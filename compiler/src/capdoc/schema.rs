@@ -6,7 +6,7 @@ use super::patterns::*;
 use super::{DocumentBind, DocumentConsume, DocumentExpose};
 use crate::decode::{Decoder, did_you_mean};
 use crate::diag::Diagnostic;
-use crate::model::ExposeKind;
+use crate::model::{ExposeKind, Stakeholder};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -38,6 +38,7 @@ pub struct CheckedDocument {
     pub display: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
+    pub stakeholders: Vec<Stakeholder>,
     pub capability_span: Option<Span>,
     pub binds: Vec<DocumentBind>,
     pub exposes: Vec<DocumentExpose>,
@@ -196,9 +197,21 @@ fn check_info(dec: &mut Decoder, node: &Node, doc: &mut CheckedDocument) {
             let Some(p) = dec.map(person, &path, &["role", "fullName", "email"]) else {
                 continue;
             };
-            dec.required(&p, "role", "say the person's role, e.g. `owner`");
-            dec.required(&p, "fullName", "give the person's full name");
-            if let Some(email) = p.get("email").and_then(|n| dec.string(n, &p.path_of("email"))) {
+            let role = dec
+                .required(&p, "role", "say the person's role, e.g. `owner`")
+                .and_then(|n| dec.string(n, &p.path_of("role")));
+            let full_name = dec
+                .required(&p, "fullName", "give the person's full name")
+                .and_then(|n| dec.string(n, &p.path_of("fullName")));
+            let email = p.get("email").and_then(|n| dec.string(n, &p.path_of("email")));
+            if let (Some(role), Some(full_name)) = (role, full_name) {
+                doc.stakeholders.push(Stakeholder {
+                    role: role.value,
+                    full_name: full_name.value,
+                    email: email.as_ref().map(|e| e.value.clone()),
+                });
+            }
+            if let Some(email) = email {
                 if !is_email(&email.value) {
                     schema_error(
                         dec,
@@ -513,10 +526,18 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
             .collect(),
         _ => Vec::new(),
     };
+    // Only the scheme is kept: the rest of an authentication block may hold
+    // credentials (or `$env` references to them), which never leave the document.
+    let authentication = f
+        .get("authentication")
+        .and_then(|a| a.get("type"))
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
     Some(DocumentExpose {
         kind,
         port,
         namespace,
+        authentication,
         stdio,
         reload,
         telemetry,

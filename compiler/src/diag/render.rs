@@ -65,7 +65,7 @@ pub fn render_json<'a>(diagnostics: impl IntoIterator<Item = &'a Diagnostic>, so
         let primary = labels.first();
         let json = JsonDiagnostic {
             severity: diagnostic.severity,
-            code: diagnostic.code,
+            code: &diagnostic.code,
             message: &diagnostic.message,
             file: primary.map(|l| l.file.clone()),
             line: primary.map(|l| l.line),
@@ -125,7 +125,7 @@ impl JsonLabel {
 struct MietteReport {
     /// `None` for a related location in another file (drawn as advice, not an error).
     severity: Option<Severity>,
-    code: &'static str,
+    code: String,
     message: String,
     help: Option<String>,
     source: Option<NamedSource<String>>,
@@ -137,7 +137,7 @@ impl MietteReport {
     fn new(diagnostic: &Diagnostic, sources: &SourceMap) -> Self {
         let mut report = MietteReport {
             severity: Some(diagnostic.severity),
-            code: diagnostic.code,
+            code: diagnostic.code.to_string(),
             message: diagnostic.message.clone(),
             help: diagnostic.help.clone(),
             source: None,
@@ -162,7 +162,7 @@ impl MietteReport {
                 let other = sources.get(label.span.source);
                 report.related.push(MietteReport {
                     severity: None,
-                    code: "",
+                    code: String::new(),
                     message: format!("related: {}", other.name),
                     help: None,
                     source: Some(NamedSource::new(other.name.clone(), other.text.to_string())),
@@ -195,7 +195,7 @@ impl std::error::Error for MietteReport {}
 
 impl miette::Diagnostic for MietteReport {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        (!self.code.is_empty()).then(|| Box::new(self.code) as Box<dyn fmt::Display>)
+        (!self.code.is_empty()).then(|| Box::new(&self.code) as Box<dyn fmt::Display>)
     }
 
     fn severity(&self) -> Option<miette::Severity> {

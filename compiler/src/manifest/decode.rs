@@ -396,7 +396,11 @@ fn decode_binds(dec: &mut Decoder, node: &Node, path: &str) -> Vec<BindDecl> {
 }
 
 fn decode_warden(dec: &mut Decoder, node: &Node) -> Option<WardenDecl> {
-    let f = dec.map(node, "warden", &["policies", "signing", "decisionLogs"])?;
+    let f = dec.map(
+        node,
+        "warden",
+        &["policies", "signing", "decisionLogs", "bundleService"],
+    )?;
     let policies = f
         .get("policies")
         .map(|n| dec.strings(n, "warden.policies"))
@@ -443,11 +447,15 @@ fn decode_warden(dec: &mut Decoder, node: &Node) -> Option<WardenDecl> {
         dec.required(&d, "service", "the URL decision logs are uploaded to")
             .and_then(|n| dec.string(n, "warden.decisionLogs.service"))
     });
+    let bundle_service = f
+        .get("bundleService")
+        .and_then(|n| dec.string(n, "warden.bundleService"));
     Some(WardenDecl {
         span: dec.head(node.span),
         policies,
         signing,
         decision_logs,
+        bundle_service,
     })
 }
 

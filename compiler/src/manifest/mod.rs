@@ -2,6 +2,7 @@
 //! value keeps its span. Resolution (`crate::resolve`) turns it into the model.
 
 mod decode;
+mod mtls;
 mod settings;
 mod stores;
 
@@ -126,6 +127,8 @@ pub struct WardenDecl {
     pub policies: Vec<Spanned<String>>,
     pub signing: Option<SigningDecl>,
     pub decision_logs: Option<Spanned<String>>,
+    /// The URL Warden instances download bundles from (the rendered tree, served).
+    pub bundle_service: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug)]

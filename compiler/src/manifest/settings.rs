@@ -5,7 +5,7 @@
 //! layer over another, leaf by leaf (lists are replaced, not appended).
 
 use crate::decode::{Decoder, Fields};
-use crate::model::{AutoscalingMetric, Delivery, IntOrPercent, Mesh, Strategy};
+use crate::model::{AutoscalingMetric, Delivery, IntOrPercent, IssuerRef, Mesh, Strategy};
 use crate::source::Spanned;
 use crate::units::{Duration, Percent, Quantity};
 use crate::yaml::{Node, ScalarValue};
@@ -20,6 +20,7 @@ pub const SETTINGS_KEYS: &[&str] = &[
     "rollout",
     "observability",
     "autoscaling",
+    "mtls",
 ];
 
 type S<T> = Option<Spanned<T>>;
@@ -50,6 +51,10 @@ pub struct Settings {
     pub monitoring_namespace: S<String>,
     pub prometheus_operator: S<bool>,
     pub autoscaling_metric: S<AutoscalingMetric>,
+    pub mtls_duration: S<Duration>,
+    pub mtls_renew_before: S<Duration>,
+    /// Replaced whole by a layer that sets it: kind and name only mean something together.
+    pub mtls_issuer: S<IssuerRef>,
 }
 
 /// Lays `over` onto `base`, field by field: a field set in `over` wins.
@@ -88,6 +93,9 @@ impl Settings {
             monitoring_namespace,
             prometheus_operator,
             autoscaling_metric,
+            mtls_duration,
+            mtls_renew_before,
+            mtls_issuer,
         );
     }
 }
@@ -188,6 +196,9 @@ pub fn decode_settings(dec: &mut Decoder, fields: &Fields) -> Settings {
                     .map(|v| v.map(|t| AutoscalingMetric::from_name(&t)))
             });
         }
+    }
+    if let Some(node) = fields.get("mtls") {
+        super::mtls::decode_mtls(dec, node, &fields.path_of("mtls"), &mut s);
     }
     s
 }

@@ -1,6 +1,7 @@
 //! `secretStores:`: External Secrets Operator providers that bind values come from.
 
 use crate::decode::{Decoder, Fields, join_path};
+use crate::diag::Diagnostic;
 use crate::source::Spanned;
 
 type S<T> = Option<Spanned<T>>;
@@ -37,6 +38,10 @@ pub struct SecretStoreDecl {
     /// `auth.secretRef`: an existing Secret holding the provider's credentials.
     pub auth_secret_name: S<String>,
     pub auth_secret_key: S<String>,
+    /// `auth.secretRef.namespace`: where a cluster-scoped store finds that Secret.
+    pub auth_secret_namespace: S<String>,
+    /// An `auth.kubernetes` block was written (even if reading it reported a mistake).
+    pub auth_kubernetes: bool,
 }
 
 pub fn decode_secret_store(
@@ -110,27 +115,113 @@ pub fn decode_secret_store(
         auth_kubernetes_mount_path: None,
         auth_secret_name: None,
         auth_secret_key: None,
+        auth_secret_namespace: None,
+        auth_kubernetes: false,
     };
-    if let Some(n) = fields.get("auth") {
+    let provider_name = store.provider.value.clone();
+    let cluster = store.scope.as_ref().is_some_and(|s| s.value == "cluster");
+    let auth = fields.get("auth");
+    if let Some(n) = auth {
         let apath = fields.path_of("auth");
-        if let Some(a) = dec.map(n, &apath, &["kubernetes", "secretRef"]) {
-            if let Some(k) = a.get("kubernetes") {
+        // Vault alone has a Kubernetes login; the others take credentials from a Secret.
+        let methods: &[&str] = if provider_name == "vault" {
+            &["kubernetes", "secretRef"]
+        } else {
+            &["secretRef"]
+        };
+        if let Some(a) = dec.map(n, &apath, methods) {
+            if methods.iter().all(|m| a.get(m).is_none()) {
+                dec.missing(
+                    &a,
+                    methods[0],
+                    &format!("choose how the operator logs in: {}", crate::decode::list(methods)),
+                );
+            }
+            if let (Some(k), true) = (a.get("kubernetes"), methods.contains(&"kubernetes")) {
                 let kpath = a.path_of("kubernetes");
                 if let Some(k) = dec.map(k, &kpath, &["role", "mountPath"]) {
-                    store.auth_kubernetes_role = string(dec, &k, "role");
+                    store.auth_kubernetes_role = dec
+                        .required(&k, "role", "name the Vault role the operator logs in as")
+                        .and_then(|n| dec.string(n, &k.path_of("role")));
                     store.auth_kubernetes_mount_path = string(dec, &k, "mountPath");
                 }
+                store.auth_kubernetes = true;
             }
             if let Some(s) = a.get("secretRef") {
                 let spath = a.path_of("secretRef");
-                if let Some(s) = dec.map(s, &spath, &["name", "key"]) {
+                // Azure's service principal Secret has fixed keys, `ClientID` and `ClientSecret`.
+                let keys: &[&str] = if provider_name == "azure-key-vault" {
+                    &["name", "namespace"]
+                } else {
+                    &["name", "key", "namespace"]
+                };
+                if let Some(s) = dec.map(s, &spath, keys) {
                     store.auth_secret_name = dec
                         .required(&s, "name", "name the Secret that holds the credentials")
                         .and_then(|n| dec.string(n, &s.path_of("name")));
                     store.auth_secret_key = string(dec, &s, "key");
+                    store.auth_secret_namespace = string(dec, &s, "namespace");
+                    check_secret_namespace(dec, &s, cluster, store.auth_secret_namespace.as_ref());
+                }
+                if store.auth_kubernetes {
+                    dec.error(
+                        Diagnostic::error(
+                            "skipper::conflicting-keys",
+                            format!("`{apath}` has both `kubernetes` and `secretRef`"),
+                        )
+                        .label(dec.head(s.span), "a second login method")
+                        .help("keep one: `kubernetes` (Vault's Kubernetes auth) or `secretRef` (a Vault token in a Secret)"),
+                    );
                 }
             }
         }
     }
+    required_credentials(dec, &fields, &store, auth.is_some());
     Some(store)
+}
+
+/// A cluster-wide store has no namespace of its own to read its credentials from, and a
+/// namespaced one may read only its own.
+fn check_secret_namespace(dec: &mut Decoder, secret_ref: &Fields, cluster: bool, namespace: Option<&Spanned<String>>) {
+    match (cluster, namespace) {
+        (true, None) => dec.missing(
+            secret_ref,
+            "namespace",
+            "a `scope: cluster` store reads its credentials from a Secret in the namespace named here",
+        ),
+        (false, Some(ns)) => dec.error(
+            Diagnostic::error(
+                "skipper::invalid-value",
+                format!(
+                    "`{}` applies only to `scope: cluster` stores",
+                    secret_ref.path_of("namespace")
+                ),
+            )
+            .label(ns.span, "a namespaced SecretStore reads Secrets in its own namespace")
+            .help("remove `namespace`: the Secret must be in each environment's namespace; or set `scope: cluster`"),
+        ),
+        _ => {}
+    }
+}
+
+/// Credentials the External Secrets Operator cannot work without, and Skipper cannot know.
+fn required_credentials(dec: &mut Decoder, fields: &Fields, store: &SecretStoreDecl, has_auth: bool) {
+    match store.provider.value.as_str() {
+        "vault" if !has_auth => dec.missing(
+            fields,
+            "auth",
+            "say how the operator logs in to Vault: `auth: { kubernetes: { role: ROLE } }`, or a token with `auth: { secretRef: { name: SECRET, key: token } }`",
+        ),
+        "doppler" if !has_auth => dec.missing(
+            fields,
+            "auth",
+            "name the Secret holding a Doppler service token: `auth: { secretRef: { name: SECRET, key: dopplerToken } }`",
+        ),
+        "azure-key-vault" if store.auth_secret_name.is_some() && store.tenant_id.is_none() => dec.missing(
+            fields,
+            "tenantId",
+            "a service principal signs in to one Azure AD tenant: add `tenantId`, or remove `auth` to use the cluster's managed identity",
+        ),
+        _ => {}
+    }
 }

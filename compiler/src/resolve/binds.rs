@@ -3,8 +3,11 @@
 
 use crate::capdoc::CapabilityDocument;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::manifest::{BindDecl, BindSourceDecl, CapabilityDecl, EnvironmentDecl, Manifest, OverrideDecl};
+use crate::manifest::{
+    BindDecl, BindSourceDecl, CapabilityDecl, EnvironmentDecl, Manifest, OverrideDecl, PROVIDERS, SecretStoreDecl,
+};
 use crate::model::{BindSource, BindSpec};
+use crate::source::Spanned;
 
 pub fn resolve_binds(
     manifest: &Manifest,
@@ -27,21 +30,36 @@ pub fn resolve_binds(
                 ok = false; // reported where it was read
                 continue;
             }
-            Some(BindSourceDecl::Location(loc)) => location_source(&loc.value),
+            // A manifest's `file://` bind is reported by the reference checks, used or not.
+            Some(BindSourceDecl::Location(loc)) if is_local_file(&loc.value) => {
+                ok = false;
+                continue;
+            }
+            Some(BindSourceDecl::Location(loc)) => match location_source(manifest, &loc) {
+                Ok(source) => source,
+                Err(d) => {
+                    ok = false;
+                    diags.push(d);
+                    continue;
+                }
+            },
             Some(BindSourceDecl::Store { store, path }) => {
                 let Some(decl) = manifest.secret_stores.iter().find(|s| s.name.value == store.value) else {
                     ok = false; // unknown store: reported by the reference checks
                     continue;
                 };
-                BindSource::Store {
-                    store: store.value.clone(),
-                    provider: decl.provider.value.clone(),
-                    path: path.value.clone(),
-                }
+                store_source(decl, path.value.clone())
             }
             None => match &bind.location {
                 // A document's own location works in the cluster unless it is a local file.
-                Some(loc) if !loc.value.starts_with("file://") => location_source(&loc.value),
+                Some(loc) if !is_local_file(&loc.value) => match location_source(manifest, loc) {
+                    Ok(source) => source,
+                    Err(d) => {
+                        ok = false;
+                        diags.push(d.label(env.name.span, format!("environment `{env_name}` binds no `{ns}`")));
+                        continue;
+                    }
+                },
                 document_location => {
                     ok = false;
                     let why = if document_location.is_some() {
@@ -75,11 +93,84 @@ pub fn resolve_binds(
     ok.then_some(out)
 }
 
-fn location_source(uri: &str) -> BindSource {
-    match uri.strip_prefix("k8s-secret://") {
-        Some(name) => BindSource::Secret {
-            name: name.trim_end_matches('/').to_string(),
-        },
-        None => BindSource::Location { uri: uri.to_string() },
+/// A local file (`file://`): fine for running a document on a laptop, never deployed.
+pub fn is_local_file(uri: &str) -> bool {
+    uri.starts_with("file://")
+}
+
+fn store_source(decl: &SecretStoreDecl, path: String) -> BindSource {
+    BindSource::Store {
+        store: decl.name.value.clone(),
+        provider: decl.provider.value.clone(),
+        scope: super::stores::scope(decl),
+        path,
+    }
+}
+
+/// What a location URI refers to: an existing Secret (`k8s-secret://NAME`), or a path in
+/// the fleet's one store of the provider the scheme names (`vault://shipyard/registry`).
+fn location_source(manifest: &Manifest, loc: &Spanned<String>) -> Result<BindSource, Diagnostic> {
+    let (scheme, rest) = loc.value.split_once("://").unwrap_or((loc.value.as_str(), ""));
+    if scheme == "k8s-secret" {
+        return Ok(BindSource::Secret {
+            name: rest.trim_end_matches('/').to_string(),
+        });
+    }
+    let error = |message: String, label: &str, help: String| {
+        Diagnostic::error("skipper::unresolved-location", message)
+            .label(loc.span, label.to_string())
+            .help(help)
+    };
+    let providers: Vec<&str> = PROVIDERS.iter().map(|(p, _, _)| *p).collect();
+    if !providers.contains(&scheme) {
+        return Err(error(
+            format!("Skipper cannot fetch bind values from `{scheme}://` locations"),
+            "not a provider Skipper can wire",
+            format!(
+                "write `k8s-secret://SECRET` for an existing Secret, a provider URI ({}) for the fleet's store of that provider, or bind it in the manifest with `store:` + `path:`",
+                providers
+                    .iter()
+                    .map(|p| format!("`{p}://PATH`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let path = rest.trim_matches('/');
+    let stores: Vec<&SecretStoreDecl> = manifest
+        .secret_stores
+        .iter()
+        .filter(|s| s.provider.value == scheme)
+        .collect();
+    match (stores.as_slice(), path.is_empty()) {
+        (_, true) => Err(error(
+            format!("`{}` names no path in the store", loc.value),
+            "nothing after the scheme",
+            format!("write the secret's path after the scheme: `{scheme}://shipyard/prod/registry`"),
+        )),
+        ([store], false) => Ok(store_source(store, path.to_string())),
+        ([], false) => Err(error(
+            format!("no secret store of provider `{scheme}` for `{}`", loc.value),
+            "no store of the fleet has this provider",
+            format!(
+                "declare one under `secretStores:` with `provider: {scheme}`, or bind it in the manifest with `store:` + `path:`"
+            ),
+        )),
+        (several, false) => Err(error(
+            format!(
+                "`{}` could come from any of the `{scheme}` stores {}",
+                loc.value,
+                several
+                    .iter()
+                    .map(|s| format!("`{}`", s.name.value))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "which store?",
+            format!(
+                "bind it in the manifest with `store: {}, path: {path}` to choose",
+                several[0].name.value
+            ),
+        )),
     }
 }

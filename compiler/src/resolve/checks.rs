@@ -56,11 +56,13 @@ pub fn references(manifest: &Manifest, classes: &ClassTable, catalog: &Catalog, 
         }
     }
 
-    // Mesh and delivery describe a whole cluster, not one capability.
+    // Mesh and delivery describe a whole cluster, not one capability; capabilities that
+    // authenticate each other need one trust root, so one mTLS issuer per environment.
     let per_env_only = |diags: &mut Diagnostics, settings: &Settings, place: &str| {
         for (key, span) in [
             ("mesh", settings.mesh.as_ref().map(|m| m.span)),
             ("delivery", settings.delivery.as_ref().map(|d| d.span)),
+            ("mtls.issuer", settings.mtls_issuer.as_ref().map(|i| i.span)),
         ] {
             if let Some(span) = span {
                 diags.push(
@@ -252,6 +254,21 @@ fn plural(what: &str) -> String {
 
 /// `k8s-secret://NAME` must name a valid Secret.
 fn check_location(diags: &mut Diagnostics, loc: &Spanned<String>) {
+    if super::binds::is_local_file(&loc.value) {
+        // The file is on this machine, not in the cluster, and its values must never
+        // enter the rendered tree: there is nothing Skipper could render.
+        diags.push(
+            Diagnostic::error(
+                "skipper::file-bind",
+                "a `file://` bind works only where the file is: it is never deployed",
+            )
+            .label(loc.span, "a file on this machine")
+            .help(
+                "read the values from an existing Secret, `location: k8s-secret://NAME` (for local development create it with `kubectl create secret generic NAME --from-env-file=FILE`), or from a store with `store: STORE` and `path: PATH`",
+            ),
+        );
+        return;
+    }
     if let Some(name) = loc.value.strip_prefix("k8s-secret://") {
         let valid = !name.is_empty()
             && name.len() <= 253

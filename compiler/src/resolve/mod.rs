@@ -6,6 +6,8 @@ mod catalog;
 mod checks;
 mod classes;
 mod gateway;
+mod mtls;
+mod stores;
 mod telemetry;
 
 pub use catalog::{Catalog, LoadedDocument};
@@ -98,6 +100,8 @@ pub fn resolve(
             }
         }
         let env_settings = layered(&[&stdlib.defaults, &manifest.defaults, &env.settings]);
+        let mesh = value(&env_settings.mesh, Mesh::Native);
+        mtls::check_unused(env, mesh, diags);
         gateway::check_conflicts(manifest, &selected, diags);
         environments.push(ResolvedEnvironment {
             name: env.name.value.clone(),
@@ -111,9 +115,17 @@ pub fn resolve(
                 .or_else(|| env.regions.first().map(|r| r.value.clone())),
             promote_from: env.promote_from.as_ref().map(|p| p.value.clone()),
             delivery: value(&env_settings.delivery, Delivery::Manifests),
-            mesh: value(&env_settings.mesh, Mesh::Native),
+            mesh,
+            secret_stores: stores::used_by(manifest, &capabilities),
             capabilities,
             classes: env_classes,
+            mtls_issuer: env_settings
+                .mtls_issuer
+                .as_ref()
+                .filter(|_| mesh == Mesh::Native)
+                .map(|i| i.value.clone()),
+            production: is_production(manifest, env),
+            warden: None,
         });
     }
     if diags.has_errors() {
@@ -124,6 +136,17 @@ pub fn resolve(
         description: manifest.fleet.description.as_ref().map(|d| d.value.clone()),
         environments,
     })
+}
+
+/// Policies treat an environment as production when it is named so, or when it ends a
+/// promotion chain (it is promoted into, and promotes to nothing).
+fn is_production(manifest: &Manifest, env: &EnvironmentDecl) -> bool {
+    let name = env.name.value.as_str();
+    let promoted_from_here = manifest
+        .environments
+        .iter()
+        .any(|e| e.promote_from.as_ref().is_some_and(|p| p.value == name));
+    matches!(name, "prod" | "production") || (env.promote_from.is_some() && !promoted_from_here)
 }
 
 /// The settings of one capability in one environment, every layer applied.
@@ -238,7 +261,7 @@ fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mu
     });
     let mut counts: BTreeMap<ExposeKind, usize> = BTreeMap::new();
     let mut exposes: Vec<ExposeSpec> = Vec::new();
-    for expose in &doc.exposes {
+    for (index, expose) in doc.exposes.iter().enumerate() {
         let Some(port) = &expose.port else { continue };
         let n = counts.entry(expose.kind).or_default();
         *n += 1;
@@ -251,6 +274,8 @@ fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mu
             },
             port: port.value,
             namespace: expose.namespace.as_ref().map(|n| n.value.clone()),
+            authentication: expose.authentication.clone(),
+            index: Some(index as u32),
         });
     }
     if let Some(port) = add_control {
@@ -259,6 +284,8 @@ fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mu
             port_name: "control".into(),
             port,
             namespace: None,
+            authentication: None,
+            index: None,
         });
     }
     let metrics_off = doc
@@ -347,6 +374,7 @@ fn resolve_capability(
         )?;
     }
     let binds = binds::resolve_binds(manifest, env, over, decl, &loaded.document, diags)?;
+    let mtls = mtls::certificate(&s, diags)?;
     let observability = ObservabilitySpec {
         tracing_endpoint: s.tracing_endpoint.as_ref().map(|e| e.value.clone()),
         tracing_sampling: value(&s.tracing_sampling, 0.1),
@@ -379,9 +407,34 @@ fn resolve_capability(
         autoscaling_metric,
         exposes: prepared.exposes.clone(),
         binds,
+        stakeholders: loaded.document.stakeholders.clone(),
+        consumes: loaded
+            .document
+            .consumes
+            .iter()
+            .enumerate()
+            .filter_map(|(index, c)| {
+                let uri = c.base_uri.as_ref()?;
+                let (in_cluster, capability) = graph.consumed(&uri.value);
+                Some(ConsumeSpec {
+                    index: index as u32,
+                    namespace: c.namespace.value.clone(),
+                    base_uri: uri.value.clone(),
+                    in_cluster,
+                    capability: capability.filter(|c| c != name),
+                })
+            })
+            .collect(),
         depends_on: graph.dependencies(name),
+        declared_depends_on: {
+            let mut declared: Vec<String> = decl.depends_on.iter().map(|d| d.value.clone()).collect();
+            declared.sort();
+            declared.dedup();
+            declared
+        },
         dependents: graph.dependents(name),
         gateway: gateway::spec(decl, &loaded.document, &prepared.exposes),
+        mtls,
         hot_reload: loaded.document.exposes.iter().any(|e| e.reload),
         document,
     })

@@ -7,8 +7,8 @@ use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use skipper_compiler::model::{
-    AutoscalingMetric, BindSpec, DisruptionSpec, EngineRef, ExposeSpec, GatewaySpec, HpaSpec, ObservabilitySpec,
-    ResilienceSpec, Resources, RolloutSpec,
+    AutoscalingMetric, BindSpec, DisruptionSpec, EngineRef, ExposeSpec, GatewaySpec, HpaSpec, MtlsSpec,
+    ObservabilitySpec, ResilienceSpec, Resources, RolloutSpec,
 };
 
 /// A capability as the operator deploys it: everything Skipper resolved, except the
@@ -51,6 +51,9 @@ pub struct CapabilitySpec {
     pub gateway: GatewaySpec,
     /// The engine reloads a changed document itself: pods are not restarted for it.
     pub hot_reload: bool,
+    /// Without a mesh: the pods mount the capability's mTLS certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtls: Option<MtlsSpec>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

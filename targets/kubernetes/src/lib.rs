@@ -5,12 +5,14 @@
 //! Delivery `manifests` renders ServiceAccount, ConfigMap (the deployed document),
 //! Deployment, Service, HPA and PDB per capability; delivery `operator` renders the
 //! ConfigMap and a `Capability` resource. Fleet-wide: the Namespace, and in operator
-//! mode the `CapabilityClass`es the environment uses.
+//! mode the `CapabilityClass`es the environment uses. Without a mesh, the pod mounts the
+//! capability's mTLS certificate in both modes (`tls`).
 
 pub mod crd;
 pub mod labels;
 pub mod operator;
 pub mod telemetry;
+pub mod tls;
 pub mod workload;
 
 use k8s_openapi::api::core::v1::Namespace;

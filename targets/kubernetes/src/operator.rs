@@ -42,6 +42,7 @@ pub fn capability_resource(ctx: &EnvContext, cap: &ResolvedCapability) -> Capabi
         dependents: cap.dependents.clone(),
         gateway: cap.gateway.clone(),
         hot_reload: cap.hot_reload,
+        mtls: cap.mtls.clone(),
     };
     let mut resource = Capability::new(&cap.name, spec);
     resource.metadata.namespace = Some(ctx.namespace.clone());
@@ -70,10 +71,16 @@ pub fn capability_from_resource(
         autoscaling_metric: spec.autoscaling_metric,
         exposes: spec.exposes.clone(),
         binds: spec.binds.clone(),
+        // Governance facts (stakeholders, consumed APIs, declared dependencies) are for
+        // policies; the workload renderer never reads them, so the resource omits them.
+        stakeholders: Vec::new(),
+        consumes: Vec::new(),
         depends_on: spec.depends_on.clone(),
+        declared_depends_on: Vec::new(),
         dependents: spec.dependents.clone(),
         gateway: spec.gateway.clone(),
         hot_reload: spec.hot_reload,
+        mtls: spec.mtls.clone(),
         document,
     }
 }

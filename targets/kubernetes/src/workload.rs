@@ -219,12 +219,16 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
             }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: DOCUMENT_VOLUME.into(),
-            mount_path: DOCUMENT_MOUNT.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(
+            std::iter::once(VolumeMount {
+                name: DOCUMENT_VOLUME.into(),
+                mount_path: DOCUMENT_MOUNT.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            })
+            .chain(crate::tls::mount(cap))
+            .collect(),
+        ),
         ..Container::default()
     };
     let items = document_items(&cap.document)
@@ -246,15 +250,19 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
             ..PodSecurityContext::default()
         }),
         containers: vec![container],
-        volumes: Some(vec![Volume {
-            name: DOCUMENT_VOLUME.into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: document_config_map_name(&cap.name),
-                items: Some(items),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        }]),
+        volumes: Some(
+            std::iter::once(Volume {
+                name: DOCUMENT_VOLUME.into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: document_config_map_name(&cap.name),
+                    items: Some(items),
+                    ..ConfigMapVolumeSource::default()
+                }),
+                ..Volume::default()
+            })
+            .chain(crate::tls::volume(cap))
+            .collect(),
+        ),
         ..PodSpec::default()
     };
     Deployment {

@@ -52,6 +52,7 @@ fn binds_become_secret_references_with_the_right_keys() {
     assert_eq!(
         refs,
         [
+            ("GATEWAY_TOKEN".into(), "gateway-dev".into(), "gateway-token".into()),
             (
                 "REGISTRY_TOKEN".into(),
                 "registry-dev".into(),
@@ -184,7 +185,13 @@ fn the_operator_rebuilds_the_same_capability_from_its_resource() {
     let resource = capability_resource(&ctx, &original);
     let class = class_from_resource(&class_resource(&ctx, &original.class));
     let rebuilt = capability_from_resource(&resource, original.document.clone(), class);
-    assert_eq!(rebuilt, original);
+    // The resource leaves out what only policies read (stakeholders, consumed APIs,
+    // which dependencies were declared); everything the workload renderer reads survives.
+    let mut expected = original.clone();
+    expected.stakeholders.clear();
+    expected.consumes.clear();
+    expected.declared_depends_on.clear();
+    assert_eq!(rebuilt, expected);
     // And so renders the same objects.
     let a = Kubernetes.render_capability(&ctx, &original).unwrap();
     let b = Kubernetes.render_capability(&ctx, &rebuilt).unwrap();
@@ -261,4 +268,50 @@ fn every_pod_gets_the_opentelemetry_environment() {
     insta::with_settings!({ snapshot_path => golden, prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!("otel-env", text);
     });
+}
+
+/// Without a mesh the pod mounts the Secret the mtls target's Certificate fills, in both
+/// delivery modes; with a mesh, the mesh's certificates are the only ones.
+#[test]
+fn the_mtls_certificate_is_mounted_only_without_a_mesh() {
+    use skipper_compiler::naming::{TLS_MOUNT, tls_secret};
+    let fleet = fleet();
+    let pod = |ctx: &EnvContext, cap: &ResolvedCapability| {
+        workload::deployment(ctx, cap).spec.unwrap().template.spec.unwrap()
+    };
+    for env in ["dev", "staging"] {
+        let (ctx, registry) = capability(&fleet, env, "registry");
+        let pod = pod(&ctx, &registry);
+        let volume = pod
+            .volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|v| v.name == "mtls")
+            .expect("a TLS volume");
+        let secret = volume.secret.as_ref().unwrap();
+        assert_eq!(secret.secret_name.as_deref(), Some(tls_secret("registry").as_str()));
+        assert_eq!(secret.optional, Some(false), "the pod waits for its first certificate");
+        let mount = pod.containers[0]
+            .volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.name == "mtls")
+            .unwrap();
+        assert_eq!((mount.mount_path.as_str(), mount.read_only), (TLS_MOUNT, Some(true)));
+        assert!(
+            mount.sub_path.is_none(),
+            "a subPath mount would never see a renewed certificate"
+        );
+    }
+    // Operator mode: the Capability resource carries the certificate, so the pod the
+    // operator renders from it mounts it too.
+    let (ctx, staging) = capability(&fleet, "staging", "registry");
+    assert!(capability_resource(&ctx, &staging).spec.mtls.is_some());
+
+    let (ctx, prod) = capability(&fleet, "prod", "registry");
+    let pod = pod(&ctx, &prod);
+    assert_eq!(pod.volumes.unwrap().len(), 1, "only the document");
+    assert!(capability_resource(&ctx, &prod).spec.mtls.is_none());
 }

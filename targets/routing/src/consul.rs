@@ -1,4 +1,4 @@
-//! Consul: ServiceDefaults (HTTP), a ServiceRouter with the class's retries and timeout,
+//! Consul: ServiceDefaults (HTTP, strict mutual TLS), a ServiceRouter with the class's retries and timeout,
 //! a ServiceResolver with its timeouts, and ServiceIntentions from the graph.
 
 use super::{callers, file, metadata};
@@ -13,7 +13,12 @@ pub fn capability(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<(String, Va
     let mut objects = vec![
         (
             file("servicedefaults", None),
-            entry("ServiceDefaults", json!({ "protocol": "http" })),
+            // Strict is Consul's default, but a cluster's ProxyDefaults may relax it to
+            // permissive; the service's own entry takes precedence, so say it here.
+            entry(
+                "ServiceDefaults",
+                json!({ "protocol": "http", "mutualTLSMode": "strict" }),
+            ),
         ),
         (
             file("servicerouter", None),

@@ -1,0 +1,5 @@
+package harbor.rules
+
+import rego.v1
+
+violation := set()
