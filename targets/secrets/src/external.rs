@@ -1,0 +1,47 @@
+//! The `ExternalSecret` of one bind: the operator reads the bind's path in its store and
+//! writes the Secret the capability's pods take their environment from.
+
+use crate::{API_VERSION, store_kind};
+use serde_json::{Value, json};
+use skipper_compiler::model::{BindSource, BindSpec, EnvContext, ResolvedCapability};
+use skipper_compiler::naming;
+
+/// How often the operator re-reads the provider (its own default, written out so the
+/// rendered object says what it does). A rotated value reaches the Secret within this
+/// time; pods read their environment when they start.
+pub const REFRESH_INTERVAL: &str = "1h";
+
+/// `None` for a bind that reads an existing Secret: there is nothing to fetch.
+pub fn external_secret(ctx: &EnvContext, cap: &ResolvedCapability, bind: &BindSpec) -> Option<Value> {
+    let BindSource::Store { store, scope, path, .. } = &bind.source else {
+        return None;
+    };
+    // One entry per variable: the Secret key is the one the Deployment reads, and the
+    // remote property is the provider's key the document's bind names. `keys` is sorted.
+    let data: Vec<Value> = bind
+        .keys
+        .iter()
+        .map(|(variable, source_key)| {
+            json!({
+                "secretKey": bind.secret_key(variable),
+                "remoteRef": { "key": path, "property": source_key },
+            })
+        })
+        .collect();
+    Some(json!({
+        "apiVersion": API_VERSION,
+        "kind": "ExternalSecret",
+        "metadata": {
+            "name": bind.secret_name(&cap.name),
+            "namespace": ctx.namespace,
+            "labels": naming::capability_labels(ctx, cap),
+        },
+        "spec": {
+            "refreshInterval": REFRESH_INTERVAL,
+            "secretStoreRef": { "name": store, "kind": store_kind(*scope) },
+            // The operator owns the Secret: deleting the ExternalSecret deletes it.
+            "target": { "name": bind.secret_name(&cap.name), "creationPolicy": "Owner" },
+            "data": data,
+        },
+    }))
+}
