@@ -1,13 +1,13 @@
 //! One function per command: compile, call the compiler or driver, print the result.
 
 use crate::terminal::{Terminal, display_path};
-use crate::{Command, DiffOutput, GraphFormat, INTERNAL_ERROR, USER_ERROR};
+use crate::{Command, DiffOutput, GraphFormat, INTERNAL_ERROR, TestSuite, USER_ERROR};
 use serde_json::json;
 use skipper_compiler::pinning::{Refresh, promote};
 use skipper_compiler::{CompileOptions, Compiled, compile_with};
 use skipper_driver::diff::{Side, diff as diff_trees, materialize, render_human, render_json};
 use skipper_driver::{BuildError, BuildOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub struct Context {
@@ -36,6 +36,9 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             environments,
         );
     }
+    if let Command::Verify { bundle, key, algorithm } = command {
+        return verify(cx, bundle, key, algorithm.as_deref());
+    }
     let options = match command {
         Command::Build { locked, .. } | Command::Check { locked } => CompileOptions {
             locked: *locked,
@@ -53,7 +56,11 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
         },
         _ => CompileOptions::default(),
     };
-    let compilation = compile_with(&cx.manifest, &options);
+    let mut compilation = compile_with(&cx.manifest, &options);
+    if matches!(command, Command::Build { .. } | Command::Check { .. }) {
+        // What the Warden bundles will enforce, enforced on the build itself.
+        skipper_policy::check(&mut compilation);
+    }
     let ok = cx.terminal.diagnostics(&compilation);
     let Some(compiled) = compilation.output.as_ref().filter(|_| ok) else {
         cx.terminal.compile_failed(&compilation);
@@ -89,8 +96,11 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             }
             write_lock(cx, compiled, &compiled.lock.effective, "Locked")
         }
-        // Dispatched before compiling: its sides may need no manifest at all.
-        Command::Diff { .. } => ExitCode::from(INTERNAL_ERROR),
+        // Dispatched before compiling: they may need no manifest at all.
+        Command::Diff { .. } | Command::Verify { .. } => ExitCode::from(INTERNAL_ERROR),
+        Command::Test {
+            what: TestSuite::Policies,
+        } => test_policies(cx, compiled),
         Command::Promote {
             capabilities,
             all,
@@ -217,4 +227,84 @@ fn failed(cx: &Context, e: &BuildError) -> ExitCode {
     } else {
         INTERNAL_ERROR
     })
+}
+
+fn verify(cx: &Context, bundle: &Path, key: &Path, algorithm: Option<&str>) -> ExitCode {
+    use skipper_target_warden::{Algorithm, VerificationKey, verify::verify_bundle};
+    let read =
+        |path: &Path| std::fs::read(cx.cwd.join(path)).map_err(|e| format!("cannot read `{}`: {e}", path.display()));
+    let result = (|| {
+        let algorithm = algorithm.map(Algorithm::parse).transpose().map_err(|e| e.to_string())?;
+        let key_text = String::from_utf8(read(key)?).map_err(|_| format!("`{}` is not text", key.display()))?;
+        let key = VerificationKey::parse(&key_text, algorithm).map_err(|e| e.to_string())?;
+        let bytes = read(bundle)?;
+        verify_bundle(&bytes, &key).map_err(|problems| problems.join("\n"))
+    })();
+    match result {
+        Ok(verified) => {
+            cx.terminal.done(
+                &format!(
+                    "Verified `{}`: signed by `{}`, revision {}, {} files",
+                    bundle.display(),
+                    verified.key_id,
+                    verified.revision,
+                    verified.files.len()
+                ),
+                &verified.files,
+                json!({"reason": "verified", "success": true, "revision": verified.revision, "files": verified.files}),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            cx.terminal
+                .error(&format!("`{}` does not verify:\n{why}", bundle.display()));
+            ExitCode::from(USER_ERROR)
+        }
+    }
+}
+
+fn test_policies(cx: &Context, compiled: &Compiled) -> ExitCode {
+    let Some(spec) = compiled.fleet.environments.iter().find_map(|e| e.warden.as_ref()) else {
+        cx.terminal
+            .error("the fleet has no `warden:` section: there are no policies to test");
+        return ExitCode::from(USER_ERROR);
+    };
+    let outcomes = match skipper_policy::run_tests(&spec.modules, &compiled.policy_tests) {
+        Ok(outcomes) => outcomes,
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+            cx.terminal
+                .error(&format!("the policies do not load:\n{}", lines.join("\n")));
+            return ExitCode::from(USER_ERROR);
+        }
+    };
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|why| format!("FAIL {} ({}): {why}", o.rule, o.path))
+        })
+        .collect();
+    let lines: Vec<String> = outcomes
+        .iter()
+        .map(|o| format!("{} {}", if o.result.is_ok() { "PASS" } else { "FAIL" }, o.rule))
+        .collect();
+    if failed.is_empty() {
+        cx.terminal.done(
+            &format!("Policy tests: {} passed", outcomes.len()),
+            &lines,
+            json!({"reason": "finished", "success": true, "passed": outcomes.len()}),
+        );
+        ExitCode::SUCCESS
+    } else {
+        cx.terminal.error(&format!(
+            "Policy tests: {} of {} failed\n{}",
+            failed.len(),
+            outcomes.len(),
+            failed.join("\n")
+        ));
+        ExitCode::from(USER_ERROR)
+    }
 }

@@ -32,6 +32,12 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TestSuite {
+    /// The `*_test.rego` files of the fleet's policies and the stdlib's
+    Policies,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Render every environment (or those named) into the output directory
@@ -81,6 +87,22 @@ pub enum Command {
         /// Only these environments
         #[arg(long = "env", value_name = "ENV")]
         environments: Vec<String>,
+    },
+    /// Check a Warden bundle's signature and the hash of every file in it, as OPA does
+    Verify {
+        /// The bundle (`rendered/<env>/warden/bundle.tar.gz`)
+        bundle: PathBuf,
+        /// The public key (PEM), or for HS256 a file holding the shared secret
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The algorithm [default: from the PEM key; HS256 must be named]
+        #[arg(long, value_name = "ALG")]
+        algorithm: Option<String>,
+    },
+    /// Run tests: `skipper test policies` runs the Rego unit tests of `warden.policies` and the stdlib
+    Test {
+        #[arg(value_enum)]
+        what: TestSuite,
     },
     /// Copy tested pins from one environment to the next
     Promote {

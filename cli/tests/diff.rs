@@ -72,20 +72,28 @@ fn two_revisions_are_rendered_and_compared() {
     let output = skipper(&fleet, &["diff", "HEAD~1", "HEAD", "--stat"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = stdout(&output);
-    assert!(text.starts_with("dev: +0 ~2 -0 (restart 1, hot-reload 1)\n"), "{text}");
+    // The description is also a fact of the Warden bundle: its files change (policy: infra).
+    assert!(
+        text.starts_with("dev: +0 ~5 -0 (restart 1, hot-reload 1, infra 3)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  ~ dev/warden/data.json  [infra]"), "{text}");
     assert!(
         text.contains("  ~ apps/v1 Deployment shipyard-dev/voyages  [restart]"),
         "{text}"
     );
     assert!(
-        text.ends_with("Summary: 8 objects in 4 trees: +0 ~8 -0 (restart 4, hot-reload 4)\n"),
+        text.ends_with("Summary: 20 objects in 4 trees: +0 ~20 -0 (restart 4, hot-reload 4, infra 12)\n"),
         "{text}"
     );
     assert!(!text.contains("registry"), "only the changed capability appears");
 
     let json = skipper(&fleet, &["diff", "HEAD~1", "HEAD", "--output", "json", "--env", "prod"]);
     let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(value["summary"]["changed"], 4, "two regions × (ConfigMap, Deployment)");
+    assert_eq!(
+        value["summary"]["changed"], 10,
+        "two regions × (ConfigMap, Deployment, 3 bundle files)"
+    );
     assert_eq!(value["trees"]["prod/eu-west-1"]["classes"]["restart"], 1);
 
     // HEAD against the working tree: nothing left to show.

@@ -7,6 +7,7 @@
 pub mod diff;
 mod output;
 mod plan;
+pub mod signing;
 mod store;
 
 pub use plan::{Unit, plan};
@@ -15,6 +16,7 @@ pub use store::Store;
 use output::{Tree, TreeFile};
 use skipper_compiler::index::{FileRecord, INDEX_FILE, Index, UnitRecord};
 use skipper_compiler::pipeline::Compiled;
+use skipper_target_warden::Warden;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -96,7 +98,18 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     let store = Store::open(options.store.clone().unwrap_or_else(|| dir.join(STORE_DIR)))?;
     store.clean_temporaries();
 
-    let units = plan(fleet, &compiled.stdlib.hash, &options.environments).map_err(|e| BuildError::Render {
+    let signing = fleet
+        .environments
+        .iter()
+        .find_map(|e| e.warden.as_ref())
+        .and_then(|w| w.signing.as_ref());
+    let warden = Warden {
+        key: match signing {
+            Some(spec) => Some(signing::load_key(spec, dir, |name| std::env::var(name).ok())?),
+            None => None,
+        },
+    };
+    let units = plan(fleet, &compiled.stdlib.hash, &options.environments, &warden).map_err(|e| BuildError::Render {
         unit: "plan".into(),
         source: e,
     })?;

@@ -5,9 +5,12 @@ use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation, SKIPPER_VERSIO
 use skipper_compiler::model::{EnvContext, ResolvedEnvironment, ResolvedFleet};
 use skipper_compiler::target::{Artifact, RenderError, Target};
 use skipper_target_kubernetes::Kubernetes;
+use skipper_target_mtls::Mtls;
 use skipper_target_observability::Observability;
 use skipper_target_rollouts::Rollouts;
 use skipper_target_routing::Routing;
+use skipper_target_secrets::Secrets;
+use skipper_target_warden::Warden;
 use std::sync::Arc;
 
 type Render<'a> = Box<dyn Fn() -> Result<Rendered, RenderError> + Sync + Send + 'a>;
@@ -43,7 +46,13 @@ impl Unit<'_> {
 }
 
 /// Plans every unit of the selected environments (all when `only` is empty).
-pub fn plan<'a>(fleet: &'a ResolvedFleet, stdlib_hash: &'a str, only: &[String]) -> Result<Vec<Unit<'a>>, RenderError> {
+/// `warden` carries the signing key, read by the caller.
+pub fn plan<'a>(
+    fleet: &'a ResolvedFleet,
+    stdlib_hash: &'a str,
+    only: &[String],
+    warden: &'a Warden,
+) -> Result<Vec<Unit<'a>>, RenderError> {
     let mut units = Vec::new();
     for env in &fleet.environments {
         if !only.is_empty() && !only.contains(&env.name) {
@@ -56,6 +65,9 @@ pub fn plan<'a>(fleet: &'a ResolvedFleet, stdlib_hash: &'a str, only: &[String])
             add_target(&Rollouts, &ctx, env, stdlib_hash, &mut units)?;
             add_target(&Routing, &ctx, env, stdlib_hash, &mut units)?;
             add_target(&Observability, &ctx, env, stdlib_hash, &mut units)?;
+            add_target(&Mtls, &ctx, env, stdlib_hash, &mut units)?;
+            add_target(&Secrets, &ctx, env, stdlib_hash, &mut units)?;
+            add_target(warden, &ctx, env, stdlib_hash, &mut units)?;
         }
     }
     Ok(units)
@@ -112,7 +124,7 @@ fn add_target<'a, T: Target>(
                 .map_err(RenderError::serialize("a derivation"))?,
         })
     });
-    units.push(unit(format!("{base}/fleet"), None, hash, render));
+    units.push(unit(format!("{base}/{}", T::FLEET_DIR), None, hash, render));
 
     for capability in &env.capabilities {
         let name = Some(capability.name.as_str());

@@ -12,13 +12,13 @@ fn a_second_build_reuses_every_unit_and_writes_the_same_bytes() {
     assert_eq!(first.reused.len(), 0);
     assert_eq!(
         first.rendered.len(),
-        80,
-        "4 trees × (4 capabilities + fleet) × 4 targets"
+        140,
+        "4 trees × (4 capabilities + fleet) × 7 targets"
     );
     let before = read_tree(&fleet.path().join("rendered"));
     let second = build_fleet(fleet.path(), &BuildOptions::default());
     assert_eq!(second.rendered.len(), 0, "nothing changed, nothing rendered");
-    assert_eq!(second.reused.len(), 80);
+    assert_eq!(second.reused.len(), 140);
     assert_eq!(before, read_tree(&fleet.path().join("rendered")));
 }
 
@@ -31,17 +31,33 @@ fn changing_one_capability_rerenders_only_its_units() {
     std::fs::write(&doc, text.replace("Plans voyages", "Plans and checks voyages")).unwrap();
 
     let report = build_fleet(fleet.path(), &BuildOptions::default());
-    let expected: Vec<String> = ["dev", "staging", "prod/eu-west-1", "prod/us-east-1"]
+    // Every target's voyages unit, and each tree's Warden bundle, whose facts hold the
+    // description.
+    let mut expected: Vec<String> = ["dev", "staging", "prod/eu-west-1", "prod/us-east-1"]
         .iter()
         .flat_map(|tree| {
-            ["kubernetes", "rollouts", "routing", "observability"].map(|target| format!("{tree}/voyages/{target}"))
+            [
+                "kubernetes",
+                "rollouts",
+                "routing",
+                "observability",
+                "mtls",
+                "secrets",
+                "warden",
+            ]
+            .map(|target| format!("{tree}/voyages/{target}"))
+            .into_iter()
+            .chain([format!("{tree}/warden/warden")])
         })
         .collect();
+    let mut rendered = report.rendered.clone();
+    rendered.sort();
+    expected.sort();
     assert_eq!(
-        report.rendered, expected,
-        "only voyages, in every tree, for every target"
+        rendered, expected,
+        "only voyages, in every tree, for every target, and the bundles"
     );
-    assert_eq!(report.reused.len(), 64);
+    assert_eq!(report.reused.len(), 108);
 }
 
 #[test]
@@ -61,11 +77,22 @@ fn a_class_change_rerenders_the_capabilities_that_use_it_and_operator_class_obje
     let report = build_fleet(fleet.path(), &BuildOptions::default());
     // `batch` is dockyard's class outside dev (dev runs everything on `dev`); in
     // operator mode the class is also a fleet-wide CapabilityClass.
+    // The bundles' facts hold every class's limits, so each of those trees' bundles too.
     let mut expected = vec!["staging/fleet/kubernetes".to_string()];
     for tree in ["staging", "prod/eu-west-1", "prod/us-east-1"] {
         expected.extend(
-            ["kubernetes", "rollouts", "routing", "observability"].map(|target| format!("{tree}/dockyard/{target}")),
+            [
+                "kubernetes",
+                "rollouts",
+                "routing",
+                "observability",
+                "mtls",
+                "secrets",
+                "warden",
+            ]
+            .map(|target| format!("{tree}/dockyard/{target}")),
         );
+        expected.push(format!("{tree}/warden/warden"));
     }
     let mut rendered = report.rendered.clone();
     rendered.sort();
@@ -107,8 +134,10 @@ fn a_failed_build_leaves_the_previous_output_and_a_usable_store() {
 
     // The unit rendered before the failure is complete in the store and is reused.
     let report = build_fleet(fleet.path(), &BuildOptions::default());
-    assert_eq!(report.rendered.len(), 19, "{:?}", report.rendered);
-    assert_eq!(report.reused.len(), 61);
+    // Voyages' 7 units, each tree's routing table and Warden bundle, less the one unit
+    // stored before the failure.
+    assert_eq!(report.rendered.len(), 35, "{:?}", report.rendered);
+    assert_eq!(report.reused.len(), 105);
 }
 
 #[test]
@@ -142,7 +171,7 @@ fn building_one_environment_keeps_the_others() {
             ..BuildOptions::default()
         },
     );
-    assert!(report.rendered.is_empty() && report.reused.len() == 20, "{report:?}");
+    assert!(report.rendered.is_empty() && report.reused.len() == 35, "{report:?}");
     assert_eq!(
         before,
         read_tree(&out),
@@ -174,7 +203,7 @@ fn the_index_records_every_file_with_its_unit_and_hash() {
             assert_eq!(tree.units[unit].derivation, record.derivation);
         }
     }
-    assert_eq!(tree.units.len(), 80);
+    assert_eq!(tree.units.len(), 140);
 }
 
 fn skipper_runtime_free_index(out: &std::path::Path) -> skipper_compiler::index::Index {

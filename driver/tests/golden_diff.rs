@@ -143,7 +143,7 @@ fn a_class_change_restarts_pods() {
 }
 
 #[test]
-fn a_mesh_change_is_infra() {
+fn a_mesh_change_is_infra_but_pods_drop_their_own_certificate() {
     let (_, report) = diff_after(
         |fleet| {
             edit(
@@ -156,8 +156,23 @@ fn a_mesh_change_is_infra() {
         "dev",
     );
     // The namespace asks for Linkerd sidecars; native routing objects give way to
-    // Linkerd's; the canary's Rollout routes through Linkerd: all infrastructure.
-    assert!(report.changes.iter().all(|c| c.class == ChangeClass::Infra));
+    // Linkerd's; the canary's Rollout routes through Linkerd; cert-manager's certificates
+    // give way to the mesh's: all infrastructure, but for the pods, which no longer mount
+    // a certificate of their own and restart.
+    for change in &report.changes {
+        let expected = if change.kind == "Deployment" {
+            ChangeClass::Restart
+        } else {
+            ChangeClass::Infra
+        };
+        assert_eq!(change.class, expected, "{} {}", change.kind, change.name);
+    }
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c.kind == "Certificate" && c.change == skipper_driver::diff::Change::Removed)
+    );
     assert!(report.changes.iter().any(|c| c.kind == "Namespace"));
     assert!(
         report
@@ -226,10 +241,11 @@ fn added_and_removed_capabilities() {
     let stat = render_human(&report, true, false);
     snapshot("added-and-removed-capability", &stat);
     let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
-    // tenders: 6 workload objects, its NetworkPolicy, its PrometheusRule, ServiceMonitor
-    // and two rule files; dockyard: the same and the HTTPRoute of its REST gateway path.
-    assert_eq!(json["summary"]["added"], 11);
-    assert_eq!(json["summary"]["removed"], 12);
+    // tenders: 6 workload objects, its NetworkPolicy, its PrometheusRule, ServiceMonitor,
+    // two rule files, its mTLS Certificate and its Warden instance's OPA configuration;
+    // dockyard: the same and the HTTPRoute of its REST gateway path.
+    assert_eq!(json["summary"]["added"], 13);
+    assert_eq!(json["summary"]["removed"], 14);
     assert_eq!(json["trees"]["dev"]["objects"][0]["tree"], "dev");
 }
 

@@ -46,9 +46,19 @@ impl Snapshot {
         Ok(Snapshot { root, index })
     }
 
+    /// A rendered file's text; a binary file (a Warden bundle) as a one-line summary
+    /// that names its size and hash, since a byte diff of a tarball helps nobody.
     fn read(&self, path: &str) -> Result<String, BuildError> {
         let file = self.root.join(path);
-        std::fs::read_to_string(&file).map_err(|e| BuildError::io("read a rendered file", &file, e))
+        let bytes = std::fs::read(&file).map_err(|e| BuildError::io("read a rendered file", &file, e))?;
+        Ok(String::from_utf8(bytes).unwrap_or_else(|e| {
+            let bytes = e.into_bytes();
+            format!(
+                "binary file, {} bytes, blake3 {}\n",
+                bytes.len(),
+                blake3::hash(&bytes).to_hex()
+            )
+        }))
     }
 
     /// The tree (`dev`, `prod/eu-west-1`) a file belongs to, from the unit that made it.

@@ -1,0 +1,104 @@
+//! `skipper verify`, `skipper test policies` and the policy check, as users run them.
+
+mod common;
+
+use common::*;
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn verify_accepts_a_built_bundle_and_rejects_a_tampered_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let build = skipper(&fleet, &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+
+    let bundle = "rendered/staging/warden/bundle.tar.gz";
+    let key = "keys/warden-example.pub.pem";
+    let ok = skipper(&fleet, &["verify", bundle, "--key", key]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stderr(&ok).contains("signed by `shipyard-example`"), "{}", stderr(&ok));
+
+    // Another key does not verify it.
+    let wrong_key = tmp.path().join("other.pub.pem");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "other.pem",
+        ],
+        vec!["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub.pem"],
+    ] {
+        let status = std::process::Command::new("openssl")
+            .args(&args)
+            .current_dir(tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let rejected = skipper(&fleet, &["verify", bundle, "--key", wrong_key.to_str().unwrap()]);
+    assert_eq!(rejected.status.code(), Some(1), "{}", stderr(&rejected));
+
+    // One byte changed anywhere in the gzip stream: not a valid bundle any more.
+    let path = fleet.join(bundle);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&path, bytes).unwrap();
+    let tampered = skipper(&fleet, &["verify", bundle, "--key", key]);
+    assert_eq!(tampered.status.code(), Some(1), "{}", stderr(&tampered));
+    assert!(stderr(&tampered).contains("does not verify"), "{}", stderr(&tampered));
+}
+
+#[test]
+fn test_policies_runs_the_fleet_and_stdlib_tests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let run = skipper(&fleet, &["test", "policies"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("PASS data.shipyard.gateway_test.test_other_path_is_a_violation"),
+        "{}",
+        stderr(&run)
+    );
+
+    // A failing test fails the command and says which.
+    std::fs::write(
+        fleet.join("policies/wrong_test.rego"),
+        "package shipyard.wrong_test\n\nimport rego.v1\n\ntest_everything_is_allowed if {\n\tcount(data.shipyard.gateway.violation) > 0\n}\n",
+    )
+    .unwrap();
+    let run = skipper(&fleet, &["test", "policies"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("FAIL data.shipyard.wrong_test.test_everything_is_allowed"),
+        "{}",
+        stderr(&run)
+    );
+}
+
+#[test]
+fn a_policy_violation_fails_check_and_build_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let manifest = fleet.join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "expose: { rest: { path: /dockyard } }",
+        "expose: { rest: { path: /docks } }",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    for command in ["check", "build"] {
+        let run = skipper(&fleet, &[command]);
+        assert_eq!(run.status.code(), Some(1), "{command}: {}", stderr(&run));
+        let err = stderr(&run);
+        assert!(err.contains("policy::gateway-path-names-capability"), "{err}");
+        assert!(err.contains("naftiko.fleet.yaml:"), "points into the manifest: {err}");
+    }
+    assert!(!fleet.join("rendered").exists());
+}
