@@ -184,6 +184,16 @@ pub fn load(manifest: &Manifest, sources: &mut SourceMap, diags: &mut Diagnostic
     tests.dedup_by(|a, b| a.path == b.path);
     checked.sort();
     checked.dedup();
+    if decl.signing.is_none() {
+        diags.push(
+            Diagnostic::warning(
+                "skipper::unsigned-bundles",
+                "Warden bundles are not signed: a Warden instance would activate any bundle it downloads",
+            )
+            .label(decl.span, "no `signing` here")
+            .help("add `signing: { keyId: KEY-ID, algorithm: ES256, key: env:SKIPPER_SIGNING_KEY }`"),
+        );
+    }
     Some(LoadedWarden {
         spec: WardenSpec {
             modules,

@@ -323,3 +323,33 @@ fn stock_opa_agrees_with_the_embedded_engine() {
         assert_eq!(engine.violations(facts).unwrap(), opa, "regorus and OPA disagree");
     }
 }
+
+#[test]
+fn without_signing_the_bundle_is_unsigned_and_verify_says_so() {
+    let fleet = example_copy();
+    let manifest = fleet.path().join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let start = text.find("  signing: {").unwrap();
+    let end = start + text[start..].find('\n').unwrap() + 1;
+    std::fs::write(&manifest, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let compilation = skipper_compiler::compile(&manifest);
+    assert!(
+        compilation
+            .diagnostics
+            .iter()
+            .any(|d| d.code == "skipper::unsigned-bundles")
+    );
+    build(compilation.output.as_ref().unwrap(), &BuildOptions::default()).unwrap();
+    let warden = fleet.path().join("rendered/dev/warden");
+    let files = untar(&std::fs::read(warden.join("bundle.tar.gz")).unwrap()).unwrap();
+    assert!(files.iter().all(|f| f.path != ".signatures.json"));
+    let config = std::fs::read_to_string(warden.join("opa-config.yaml")).unwrap();
+    assert!(!config.contains("keys:") && !config.contains("signing:"), "{config}");
+    let key = VerificationKey::parse(
+        &std::fs::read_to_string(fleet.path().join("keys/warden-example.pub.pem")).unwrap(),
+        None,
+    )
+    .unwrap();
+    let problems = verify_bundle(&std::fs::read(warden.join("bundle.tar.gz")).unwrap(), &key).unwrap_err();
+    assert!(problems[0].contains("not signed"), "{problems:?}");
+}
