@@ -45,7 +45,7 @@ fn build_check_and_graph_succeed_on_the_example() {
         String::from_utf8_lossy(&build.stderr)
     );
     let stderr = String::from_utf8_lossy(&build.stderr);
-    assert!(stderr.contains("140 units (140 rendered, 0 reused)"), "{stderr}");
+    assert!(stderr.contains("160 units (160 rendered, 0 reused)"), "{stderr}");
     assert!(fleet.join("rendered/skipper.index.json").exists());
 
     let graph = skipper(&fleet, &["graph"]);

@@ -41,7 +41,9 @@ macro_rules! words {
     };
 }
 
+mod gitops;
 mod stores;
+pub use gitops::*;
 pub use stores::*;
 
 words! {
@@ -149,6 +151,9 @@ pub struct ResolvedEnvironment {
     /// The fleet's governance, when the manifest has a `warden` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warden: Option<crate::warden::WardenSpec>,
+    /// How the fleet's trees are synced, when the manifest has a `gitops` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitops: Option<GitopsSpec>,
 }
 
 impl ResolvedEnvironment {

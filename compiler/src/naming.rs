@@ -9,6 +9,14 @@ use std::collections::BTreeMap;
 /// `app.kubernetes.io/managed-by` on every object Skipper renders.
 pub const MANAGED_BY: &str = "skipper";
 
+/// The label that tells a capability's objects from fleet-wide ones: every object of a
+/// capability carries `app.kubernetes.io/component: capability`, and no fleet-wide object
+/// does. The GitOps target orders syncs by it (fleet-wide objects first: namespace,
+/// secret stores, issuers), so every target labels its objects with
+/// [`capability_labels`] or [`fleet_labels`].
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub const CAPABILITY_COMPONENT: &str = "capability";
+
 /// The DestinationRule subsets (and Consul resolver subsets) Argo Rollouts shifts between.
 pub const STABLE_SUBSET: &str = "stable";
 pub const CANARY_SUBSET: &str = "canary";
@@ -89,7 +97,7 @@ pub fn capability_labels(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap
     let mut labels = fleet_labels(ctx);
     labels.insert("app.kubernetes.io/name".into(), cap.name.clone());
     labels.insert("app.kubernetes.io/version".into(), label_value(&cap.version));
-    labels.insert("app.kubernetes.io/component".into(), "capability".into());
+    labels.insert(COMPONENT_LABEL.into(), CAPABILITY_COMPONENT.into());
     labels.insert("naftiko.io/capability".into(), cap.name.clone());
     labels.insert("naftiko.io/tier".into(), label_value(&cap.class.name));
     labels

@@ -4,6 +4,7 @@
 use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation, SKIPPER_VERSION};
 use skipper_compiler::model::{EnvContext, ResolvedEnvironment, ResolvedFleet};
 use skipper_compiler::target::{Artifact, RenderError, Target};
+use skipper_target_gitops::Gitops;
 use skipper_target_kubernetes::Kubernetes;
 use skipper_target_mtls::Mtls;
 use skipper_target_observability::Observability;
@@ -68,6 +69,7 @@ pub fn plan<'a>(
             add_target(&Mtls, &ctx, env, stdlib_hash, &mut units)?;
             add_target(&Secrets, &ctx, env, stdlib_hash, &mut units)?;
             add_target(warden, &ctx, env, stdlib_hash, &mut units)?;
+            add_target(&Gitops, &ctx, env, stdlib_hash, &mut units)?;
         }
     }
     Ok(units)

@@ -12,13 +12,13 @@ fn a_second_build_reuses_every_unit_and_writes_the_same_bytes() {
     assert_eq!(first.reused.len(), 0);
     assert_eq!(
         first.rendered.len(),
-        140,
-        "4 trees × (4 capabilities + fleet) × 7 targets"
+        160,
+        "4 trees × (4 capabilities + fleet) × 8 targets"
     );
     let before = read_tree(&fleet.path().join("rendered"));
     let second = build_fleet(fleet.path(), &BuildOptions::default());
     assert_eq!(second.rendered.len(), 0, "nothing changed, nothing rendered");
-    assert_eq!(second.reused.len(), 140);
+    assert_eq!(second.reused.len(), 160);
     assert_eq!(before, read_tree(&fleet.path().join("rendered")));
 }
 
@@ -44,6 +44,7 @@ fn changing_one_capability_rerenders_only_its_units() {
                 "mtls",
                 "secrets",
                 "warden",
+                "gitops",
             ]
             .map(|target| format!("{tree}/voyages/{target}"))
             .into_iter()
@@ -57,7 +58,7 @@ fn changing_one_capability_rerenders_only_its_units() {
         rendered, expected,
         "only voyages, in every tree, for every target, and the bundles"
     );
-    assert_eq!(report.reused.len(), 108);
+    assert_eq!(report.reused.len(), 124);
 }
 
 #[test]
@@ -89,6 +90,7 @@ fn a_class_change_rerenders_the_capabilities_that_use_it_and_operator_class_obje
                 "mtls",
                 "secrets",
                 "warden",
+                "gitops",
             ]
             .map(|target| format!("{tree}/dockyard/{target}")),
         );
@@ -134,10 +136,10 @@ fn a_failed_build_leaves_the_previous_output_and_a_usable_store() {
 
     // The unit rendered before the failure is complete in the store and is reused.
     let report = build_fleet(fleet.path(), &BuildOptions::default());
-    // Voyages' 7 units, each tree's routing table and Warden bundle, less the one unit
+    // Voyages' 8 units, each tree's routing table and Warden bundle, less the one unit
     // stored before the failure.
-    assert_eq!(report.rendered.len(), 35, "{:?}", report.rendered);
-    assert_eq!(report.reused.len(), 105);
+    assert_eq!(report.rendered.len(), 39, "{:?}", report.rendered);
+    assert_eq!(report.reused.len(), 121);
 }
 
 #[test]
@@ -171,7 +173,7 @@ fn building_one_environment_keeps_the_others() {
             ..BuildOptions::default()
         },
     );
-    assert!(report.rendered.is_empty() && report.reused.len() == 35, "{report:?}");
+    assert!(report.rendered.is_empty() && report.reused.len() == 40, "{report:?}");
     assert_eq!(
         before,
         read_tree(&out),
@@ -203,7 +205,7 @@ fn the_index_records_every_file_with_its_unit_and_hash() {
             assert_eq!(tree.units[unit].derivation, record.derivation);
         }
     }
-    assert_eq!(tree.units.len(), 140);
+    assert_eq!(tree.units.len(), 160);
 }
 
 fn skipper_runtime_free_index(out: &std::path::Path) -> skipper_compiler::index::Index {

@@ -1,5 +1,6 @@
 //! Reading `naftiko.fleet.yaml` into [`Manifest`].
 
+use super::gitops::decode_gitops;
 use super::settings::{CLASS_KEYS, SETTINGS_KEYS, decode_class, decode_settings};
 use super::stores::decode_secret_store;
 use super::*;
@@ -456,24 +457,6 @@ fn decode_warden(dec: &mut Decoder, node: &Node) -> Option<WardenDecl> {
         signing,
         decision_logs,
         bundle_service,
-    })
-}
-
-fn decode_gitops(dec: &mut Decoder, node: &Node) -> Option<GitopsDecl> {
-    let f = dec.map(node, "gitops", &["tool", "repo", "path", "revision"])?;
-    let tool = dec
-        .required(&f, "tool", "choose `argocd` or `flux`")
-        .and_then(|n| dec.one_of(n, "gitops.tool", &["argocd", "flux"]));
-    let repo = dec
-        .required(&f, "repo", "the Git URL that holds the rendered output")
-        .and_then(|n| dec.string(n, "gitops.repo"));
-    let path = f.get("path").and_then(|n| dec.string(n, "gitops.path"));
-    let revision = f.get("revision").and_then(|n| dec.string(n, "gitops.revision"));
-    Some(GitopsDecl {
-        tool: tool?,
-        repo: repo?,
-        path,
-        revision,
     })
 }
 

@@ -2,7 +2,9 @@
 //! value keeps its span. Resolution (`crate::resolve`) turns it into the model.
 
 mod decode;
+mod gitops;
 mod mtls;
+pub mod schema;
 mod settings;
 mod stores;
 
@@ -139,10 +141,17 @@ pub struct SigningDecl {
     pub key: Spanned<String>,
 }
 
+/// `gitops:`: how Argo CD or Flux syncs the rendered trees (see `model::GitopsSpec`).
 #[derive(Clone, Debug)]
 pub struct GitopsDecl {
-    pub tool: Spanned<String>,
+    pub tool: Spanned<crate::model::GitopsTool>,
     pub repo: Spanned<String>,
     pub path: Option<Spanned<String>>,
     pub revision: Option<Spanned<String>>,
+    pub namespace: Option<Spanned<String>>,
+    pub project: Option<Spanned<String>>,
+    pub automated: Option<Spanned<bool>>,
+    pub prune: Option<Spanned<bool>>,
+    pub self_heal: Option<Spanned<bool>>,
+    pub interval: Option<Spanned<crate::units::Duration>>,
 }

@@ -6,6 +6,7 @@ mod catalog;
 mod checks;
 mod classes;
 mod gateway;
+mod gitops;
 mod mtls;
 mod stores;
 mod telemetry;
@@ -56,6 +57,7 @@ pub fn resolve(
             prepared.insert((name, loaded.version.as_str()), p);
         }
     }
+    let gitops = gitops::spec(manifest, diags);
     let mut environments = Vec::new();
     for env in &manifest.environments {
         // The documents this environment runs: its pins, else the newest.
@@ -126,6 +128,7 @@ pub fn resolve(
                 .map(|i| i.value.clone()),
             production: is_production(manifest, env),
             warden: None,
+            gitops: gitops.clone(),
         });
     }
     if diags.has_errors() {
@@ -149,17 +152,33 @@ fn is_production(manifest: &Manifest, env: &EnvironmentDecl) -> bool {
     matches!(name, "prod" | "production") || (env.promote_from.is_some() && !promoted_from_here)
 }
 
+/// The settings layers of one capability in one environment, lowest first: the stdlib's
+/// defaults, `defaults`, `capabilities.<c>`, `environments.<e>` and its
+/// `overrides.<c>` (`None` when it has none). [`capability_settings`] merges them and
+/// `explain` shows them one by one, so both read the layers in this one order.
+pub fn capability_layers<'m>(
+    manifest: &'m Manifest,
+    stdlib: &'m Stdlib,
+    env: &'m EnvironmentDecl,
+    decl: &'m CapabilityDecl,
+) -> [Option<&'m Settings>; 5] {
+    let over = env.overrides.iter().find(|o| o.capability.value == decl.name.value);
+    [
+        Some(&stdlib.defaults),
+        Some(&manifest.defaults),
+        Some(&decl.settings),
+        Some(&env.settings),
+        over.map(|o| &o.settings),
+    ]
+}
+
 /// The settings of one capability in one environment, every layer applied.
 fn capability_settings(manifest: &Manifest, stdlib: &Stdlib, env: &EnvironmentDecl, decl: &CapabilityDecl) -> Settings {
-    let empty = Settings::default();
-    let over = env.overrides.iter().find(|o| o.capability.value == decl.name.value);
-    layered(&[
-        &stdlib.defaults,
-        &manifest.defaults,
-        &decl.settings,
-        &env.settings,
-        over.map_or(&empty, |o| &o.settings),
-    ])
+    let layers: Vec<&Settings> = capability_layers(manifest, stdlib, env, decl)
+        .into_iter()
+        .flatten()
+        .collect();
+    layered(&layers)
 }
 
 fn settings_engine(s: &Settings) -> EngineRef {
