@@ -9,6 +9,7 @@ pub mod decode;
 pub mod derivation;
 pub mod diag;
 pub mod emit;
+pub mod explain;
 pub mod facts;
 pub mod graph;
 pub mod index;

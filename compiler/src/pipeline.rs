@@ -40,6 +40,9 @@ pub struct Compiled {
 pub struct LockState {
     pub on_disk: Option<Lock>,
     pub effective: Lock,
+    /// Where each pin of the lock on disk is written, by (environment, capability): what
+    /// `skipper explain` points at when a pin decides a value.
+    pub pin_spans: std::collections::BTreeMap<(String, String), crate::source::Span>,
 }
 
 /// How a compilation treats `naftiko.fleet.lock`.
@@ -140,6 +143,7 @@ fn compile_into(
         graph,
         fleet,
         lock: LockState {
+            pin_spans: lock_file.as_ref().map(|f| f.spans.clone()).unwrap_or_default(),
             on_disk: lock_file.map(|f| f.lock),
             effective: lock,
         },

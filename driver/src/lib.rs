@@ -5,6 +5,7 @@
 //! The driver owns the file system side of a build; the compiler and targets stay pure.
 
 pub mod diff;
+pub mod init;
 mod output;
 mod plan;
 pub mod signing;
@@ -35,6 +36,21 @@ pub struct BuildOptions {
     pub environments: Vec<String>,
     /// Testing hook: fail after rendering this many units, as a crash would.
     pub fail_after_renders: Option<usize>,
+    /// Told after each unit, so a front end can show progress.
+    pub progress: Option<Progress>,
+}
+
+/// A callback for build progress: `(units done, units in all, the unit just done)`.
+/// The driver never draws anything itself; the CLI decides whether and how to.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<ProgressFn>);
+
+pub type ProgressFn = dyn Fn(usize, usize, &str) + Send + Sync;
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 /// What a build did.
@@ -119,7 +135,10 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     };
     let mut tree = Tree::default();
     let mut records = BTreeMap::new();
-    for unit in &units {
+    for (done, unit) in units.iter().enumerate() {
+        if let Some(Progress(tell)) = &options.progress {
+            tell(done, units.len(), &unit.id);
+        }
         let name = unit.store_name();
         let files = match store.get(&name) {
             Some(files) => {

@@ -8,6 +8,19 @@ use crate::source::Span;
 use crate::stdlib::Stdlib;
 use std::collections::BTreeMap;
 
+/// Why an `extends` chain does not reach [`BASE_CLASS`].
+enum Broken<'n> {
+    /// `current` extends `parent`, which is already in the chain: `cycle` lists it.
+    Cycle {
+        cycle: Vec<&'n str>,
+        current: &'n str,
+        parent: &'n str,
+        span: Option<Span>,
+    },
+    /// A parent that does not exist (reported by the reference checks).
+    Unknown,
+}
+
 /// The class every other class extends unless it says otherwise.
 pub const BASE_CLASS: &str = "standard";
 
@@ -48,6 +61,53 @@ impl<'a> ClassTable<'a> {
         [self.stdlib.class(name), self.manifest.class(name)]
     }
 
+    /// The declarations that make up class `name`, in the order they are merged: the root
+    /// of its `extends` chain first, and for each class the built-in one before the
+    /// fleet's own. Empty when the chain is broken (which building the class reports).
+    pub fn lineage(&self, name: &str) -> Vec<&'a ClassDecl> {
+        let Ok(chain) = self.chain(name) else {
+            return Vec::new();
+        };
+        chain
+            .iter()
+            .rev()
+            .flat_map(|class| self.decls(class).into_iter().flatten())
+            .collect()
+    }
+
+    /// The `extends` chain of `name`, from `name` up to [`BASE_CLASS`]. One walk serves
+    /// both building a class and explaining where its fields came from, so the two agree.
+    fn chain<'n>(&self, name: &'n str) -> Result<Vec<&'n str>, Broken<'n>>
+    where
+        'a: 'n,
+    {
+        let mut chain: Vec<&'n str> = vec![name];
+        loop {
+            let current = chain[chain.len() - 1];
+            let [builtin, user] = self.decls(current);
+            let extends = user
+                .and_then(|d| d.extends.as_ref())
+                .or_else(|| builtin.and_then(|d| d.extends.as_ref()));
+            let parent: &'n str = match extends {
+                Some(e) => e.value.as_str(),
+                None if current == BASE_CLASS => return Ok(chain),
+                None => BASE_CLASS,
+            };
+            if let Some(pos) = chain.iter().position(|c| *c == parent) {
+                return Err(Broken::Cycle {
+                    cycle: chain[pos..].iter().copied().chain([parent]).collect(),
+                    current,
+                    parent,
+                    span: extends.map(|e| e.span),
+                });
+            }
+            if !self.exists(parent) {
+                return Err(Broken::Unknown);
+            }
+            chain.push(parent);
+        }
+    }
+
     /// The fully merged class, or `None` after reporting why it cannot be built.
     pub fn spec(&mut self, name: &str, diags: &mut Diagnostics) -> Option<ClassSpec> {
         if let Some(cached) = self.cache.get(name) {
@@ -60,21 +120,14 @@ impl<'a> ClassTable<'a> {
 
     fn build(&self, name: &str, diags: &mut Diagnostics) -> Option<ClassSpec> {
         // Walk the `extends` chain up to the root, then merge from the root down.
-        let mut chain: Vec<&str> = vec![name];
-        loop {
-            let current = chain[chain.len() - 1];
-            let [builtin, user] = self.decls(current);
-            let extends = user
-                .and_then(|d| d.extends.as_ref())
-                .or_else(|| builtin.and_then(|d| d.extends.as_ref()));
-            let parent = match extends {
-                Some(e) => e.value.as_str(),
-                None if current == BASE_CLASS => break,
-                None => BASE_CLASS,
-            };
-            if let Some(pos) = chain.iter().position(|c| *c == parent) {
-                let cycle: Vec<&str> = chain[pos..].iter().copied().chain([parent]).collect();
-                let span = extends.map(|e| e.span);
+        let chain = match self.chain(name) {
+            Ok(chain) => chain,
+            Err(Broken::Cycle {
+                cycle,
+                current,
+                parent,
+                span,
+            }) => {
                 let mut d = Diagnostic::error(
                     "skipper::class-cycle",
                     format!("class inheritance cycle: {}", cycle.join(" → ")),
@@ -85,12 +138,9 @@ impl<'a> ClassTable<'a> {
                 diags.push(d.help("a class extends one other class, and the chain must end at `standard`"));
                 return None;
             }
-            if !self.exists(parent) {
-                // Reported as an unknown reference by the checks; nothing more to say here.
-                return None;
-            }
-            chain.push(parent);
-        }
+            // Reported as an unknown reference by the checks; nothing more to say here.
+            Err(Broken::Unknown) => return None,
+        };
         let mut merged = ClassSettings::default();
         for class in chain.iter().rev() {
             for decl in self.decls(class).into_iter().flatten() {
