@@ -1,7 +1,9 @@
 //! One function per command: compile, call the compiler or driver, print the result.
 
+use crate::progress::BuildProgress;
+use crate::terminal::MessageFormat;
 use crate::terminal::{Terminal, display_path};
-use crate::{Command, DiffOutput, GraphFormat, INTERNAL_ERROR, TestSuite, USER_ERROR};
+use crate::{Command, GraphFormat, INTERNAL_ERROR, TestSuite, USER_ERROR};
 use serde_json::json;
 use skipper_compiler::pinning::{Refresh, promote};
 use skipper_compiler::{CompileOptions, Compiled, compile_with};
@@ -21,9 +23,9 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
         old,
         new,
         stat,
-        output,
         exit_code,
         environments,
+        ..
     } = command
     {
         return diff(
@@ -31,7 +33,7 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             old.as_deref(),
             new.as_deref(),
             *stat,
-            *output,
+            cx.terminal.format,
             *exit_code,
             environments,
         );
@@ -39,8 +41,13 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
     if let Command::Verify { bundle, key, algorithm } = command {
         return verify(cx, bundle, key, algorithm.as_deref());
     }
+    match command {
+        Command::Init { dir, example } => return crate::init::init(cx, dir.as_deref(), *example),
+        Command::Schema => return crate::init::schema(),
+        _ => {}
+    }
     let options = match command {
-        Command::Build { locked, .. } | Command::Check { locked } => CompileOptions {
+        Command::Build { locked, .. } | Command::Check { locked, .. } => CompileOptions {
             locked: *locked,
             ..CompileOptions::default()
         },
@@ -79,7 +86,11 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Graph { format } => {
+        Command::Graph { .. } if cx.terminal.format == MessageFormat::Json => {
+            println!("{}", compiled.graph.to_json(&compiled.fleet.name));
+            ExitCode::SUCCESS
+        }
+        Command::Graph { format, .. } => {
             let text = match format {
                 GraphFormat::Text => compiled.graph.to_text(),
                 GraphFormat::Dot => compiled.graph.to_dot(&compiled.fleet.name),
@@ -97,10 +108,20 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             write_lock(cx, compiled, &compiled.lock.effective, "Locked")
         }
         // Dispatched before compiling: they may need no manifest at all.
-        Command::Diff { .. } | Command::Verify { .. } => ExitCode::from(INTERNAL_ERROR),
+        Command::Diff { .. }
+        | Command::Verify { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Init { .. }
+        | Command::Schema => ExitCode::from(INTERNAL_ERROR),
         Command::Test {
             what: TestSuite::Policies,
         } => test_policies(cx, compiled),
+        Command::Explain {
+            capability,
+            environment,
+            ..
+        } => crate::explain::explain(cx, compiled, &compilation.sources, capability, environment.as_deref()),
         Command::Promote {
             capabilities,
             all,
@@ -130,12 +151,16 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
 }
 
 fn build(cx: &Context, compiled: &Compiled, environments: &[String], out: Option<&PathBuf>) -> ExitCode {
+    let progress = BuildProgress::new(cx.terminal.format == MessageFormat::Human && !cx.terminal.quiet);
     let options = BuildOptions {
         out: out.map(|o| cx.cwd.join(o)),
         environments: environments.to_vec(),
+        progress: progress.hook(),
         ..BuildOptions::default()
     };
-    match skipper_driver::build(compiled, &options) {
+    let result = skipper_driver::build(compiled, &options);
+    progress.finish();
+    match result {
         Ok(report) => {
             let out = display_path(&report.out, &cx.cwd);
             cx.terminal.done(
@@ -190,7 +215,7 @@ fn diff(
     old: Option<&str>,
     new: Option<&str>,
     stat: bool,
-    output: DiffOutput,
+    output: MessageFormat,
     exit_code: bool,
     environments: &[String],
 ) -> ExitCode {
@@ -203,8 +228,8 @@ fn diff(
     match result {
         Ok(report) => {
             match output {
-                DiffOutput::Json => print!("{}", render_json(&report)),
-                DiffOutput::Human => {
+                MessageFormat::Json => print!("{}", render_json(&report)),
+                MessageFormat::Human => {
                     let color = cx.terminal.color && std::io::IsTerminal::is_terminal(&std::io::stdout());
                     print!("{}", render_human(&report, stat, color));
                 }

@@ -2,9 +2,12 @@
 //! Everything else happens in the compiler and the driver.
 
 mod commands;
+mod explain;
+mod init;
+mod progress;
 mod terminal;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use terminal::{Color, MessageFormat, Terminal};
@@ -51,17 +54,23 @@ pub enum Command {
         /// CI mode: fail unless naftiko.fleet.lock exists, is up to date and matches the files
         #[arg(long)]
         locked: bool,
+        #[command(flatten)]
+        output: OutputArg,
     },
-    /// Check the manifest and every capability document, without writing anything
+    /// Check the manifest, every capability document and the fleet's policies, writing nothing
     Check {
         /// Also fail unless naftiko.fleet.lock exists, is up to date and matches the files
         #[arg(long)]
         locked: bool,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Print the dependency graph of the fleet
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Write naftiko.fleet.lock: environments without `promoteFrom` take the newest versions
     Lock {
@@ -79,8 +88,8 @@ pub enum Command {
         #[arg(long)]
         stat: bool,
         /// Output for people or for CI
-        #[arg(long, value_enum, default_value_t = DiffOutput::Human)]
-        output: DiffOutput,
+        #[command(flatten)]
+        output: OutputArg,
         /// Exit with 1 when anything differs (a CI gate)
         #[arg(long)]
         exit_code: bool,
@@ -104,6 +113,33 @@ pub enum Command {
         #[arg(value_enum)]
         what: TestSuite,
     },
+    /// Print a shell completion script (e.g. `skipper completions bash > /etc/bash_completion.d/skipper`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `skipper man > skipper.1 && man ./skipper.1`)
+    Man,
+    /// Show every resolved setting of a capability in an environment, and where it came from
+    Explain {
+        /// The capability
+        capability: String,
+        /// The environment [default: the fleet's only one]
+        #[arg(long = "env", value_name = "ENV")]
+        environment: Option<String>,
+        #[command(flatten)]
+        output: OutputArg,
+    },
+    /// Create a new fleet: a starter fleet that builds, or a bundled example
+    Init {
+        /// Where to create it (created if missing) [default: the current directory]
+        dir: Option<PathBuf>,
+        /// Write a bundled example instead of the starter fleet
+        #[arg(long, value_enum, value_name = "NAME")]
+        example: Option<Example>,
+    },
+    /// Print the JSON Schema of naftiko.fleet.yaml, for editors and other tools
+    Schema,
     /// Copy tested pins from one environment to the next
     Promote {
         /// Capabilities to promote
@@ -120,10 +156,34 @@ pub enum Command {
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiffOutput {
-    Human,
-    Json,
+/// `--output human|json` on the commands CI reads: the same switch as the global
+/// `--message-format`, where it is easier to find.
+#[derive(Clone, Copy, clap::Args)]
+pub struct OutputArg {
+    /// Output for people, or JSON for CI
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub output: MessageFormat,
+}
+
+impl Command {
+    /// The command's own `--output`, if it has one.
+    fn output(&self) -> Option<MessageFormat> {
+        match self {
+            Command::Build { output, .. }
+            | Command::Check { output, .. }
+            | Command::Graph { output, .. }
+            | Command::Diff { output, .. }
+            | Command::Explain { output, .. } => Some(output.output),
+            _ => None,
+        }
+    }
+}
+
+/// The bundled examples `skipper init --example` writes.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Example {
+    /// Four capabilities of a maritime fleet in three environments, with Warden policies
+    Shipyard,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,12 +195,33 @@ pub enum GraphFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the same definition as the parser, so they never go stale.
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "skipper", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the manual page: {e}");
+                    ExitCode::from(INTERNAL_ERROR)
+                }
+            };
+        }
+        _ => {}
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
             "internal error: Skipper crashed: {info}\nThis is a bug in Skipper; please report it with the input that caused it."
         );
     }));
-    let terminal = Terminal::new(cli.message_format, cli.color, cli.quiet);
+    let format = match cli.command.output() {
+        Some(MessageFormat::Json) => MessageFormat::Json,
+        _ => cli.message_format,
+    };
+    let terminal = Terminal::new(format, cli.color, cli.quiet);
     let cwd = std::env::current_dir().unwrap_or_default();
     let manifest = cwd.join(
         cli.file

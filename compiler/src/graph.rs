@@ -352,6 +352,17 @@ impl FleetGraph {
         out
     }
 
+    /// JSON for tools: capabilities in dependency order, and every edge with what made
+    /// it (`dependsOn`, `consumes`, or both).
+    pub fn to_json(&self, fleet: &str) -> serde_json::Value {
+        let edges: Vec<serde_json::Value> = self
+            .edge_list()
+            .into_iter()
+            .map(|(from, to, kinds)| serde_json::json!({ "from": from, "to": to, "kinds": kinds }))
+            .collect();
+        serde_json::json!({ "fleet": fleet, "capabilities": self.topological_order(), "edges": edges })
+    }
+
     /// One line per capability with what it depends on, in dependency order.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
