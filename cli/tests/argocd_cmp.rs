@@ -156,12 +156,5 @@ print(cm["metadata"]["name"])
         &[&out],
     );
     assert!(checked.starts_with("skipper-cmp-plugin-"), "{checked}");
-    let tool = workspace().join("../shared/tools/validate-crds");
-    let validated = Command::new("python3").arg(&tool).arg(&out).output().unwrap();
-    assert!(
-        validated.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&validated.stdout),
-        String::from_utf8_lossy(&validated.stderr)
-    );
+    skipper_test_support::validate_crds(&[], &[Path::new(&out)]);
 }

@@ -10,6 +10,7 @@ use skipper_compiler::diag::Diagnostics;
 use skipper_compiler::emit::Yaml;
 use skipper_compiler::source::SourceId;
 use skipper_driver::BuildOptions;
+use skipper_test_support::validate_crds;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -83,21 +84,10 @@ fn every_mesh_and_strategy_renders_valid_objects() {
         }
     }
     // One validator run over all sixteen trees.
-    let mut command = Command::new("python3");
-    command
-        .arg(workspace().join("../shared/tools/validate-crds"))
-        .arg("--extra-crds")
-        .arg(workspace().join("crds"));
-    for (_, rendered) in &outputs {
-        command.arg(rendered);
-    }
-    let output = command.output().expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "validate-crds:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let crds = workspace().join("crds");
+    let trees: Vec<&std::path::Path> = outputs.iter().map(|(_, rendered)| rendered.as_path()).collect();
+    let stdout = validate_crds(&["--extra-crds", crds.to_str().unwrap()], &trees);
+    assert!(stdout.trim_end().ends_with(" 0 failed"), "{stdout}");
     for (_, rendered) in &outputs {
         let k = Command::new("kubectl")
             .arg("kustomize")

@@ -5,29 +5,16 @@
 mod common;
 
 use common::*;
+use skipper_test_support::validate_crds;
 use std::process::Command;
 
 #[test]
 fn every_emitted_object_validates_against_its_schema() {
     let fleet = rendered_example();
-    let tool = workspace().join("../shared/tools/validate-crds");
-    assert!(
-        tool.exists(),
-        "validate-crds is expected at {} (the shared directory beside the checkout)",
-        tool.display()
-    );
-    let output = Command::new("python3")
-        .arg(&tool)
-        .arg("--extra-crds")
-        .arg(workspace().join("crds"))
-        .arg(fleet.path().join("rendered"))
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "validate-crds failed (run scripts/test to install its Python packages):\n{stdout}\n{stderr}"
+    let crds = workspace().join("crds");
+    let stdout = validate_crds(
+        &["--extra-crds", crds.to_str().unwrap()],
+        &[&fleet.path().join("rendered")],
     );
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(summary.ends_with(" 0 failed"), "{stdout}");

@@ -2,8 +2,7 @@
 //! ApplicationSet, the plugin's Application) are valid against the CRDs, like the ones
 //! Skipper renders: a reader copies them as they are.
 
-use std::path::Path;
-use std::process::Command;
+use skipper_test_support::{validate_crds, workspace, write_tree};
 
 /// The YAML blocks of a Markdown page that hold Kubernetes objects, unindented.
 fn objects(page: &str) -> Vec<String> {
@@ -32,29 +31,15 @@ fn objects(page: &str) -> Vec<String> {
 
 #[test]
 fn the_objects_the_book_shows_validate() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let page = std::fs::read_to_string(root.join("book/src/targets/gitops.md")).unwrap();
+    let page = std::fs::read_to_string(workspace().join("book/src/targets/gitops.md")).unwrap();
     let blocks: Vec<String> = objects(&page)
         .into_iter()
         .filter(|b| b.contains("argoproj.io/") || b.contains("toolkit.fluxcd.io/"))
         .collect();
     assert!(blocks.iter().any(|b| b.contains("kind: ApplicationSet")), "{blocks:#?}");
     assert!(blocks.iter().any(|b| b.contains("name: skipper-v1")), "{blocks:#?}");
-    let dir = tempfile::tempdir().unwrap();
-    for (i, block) in blocks.iter().enumerate() {
-        std::fs::write(dir.path().join(format!("{i}.yaml")), block).unwrap();
-    }
-    let output = Command::new("python3")
-        .arg(root.join("../shared/tools/validate-crds"))
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let dir = write_tree(blocks.iter().enumerate().map(|(i, block)| (format!("{i}.yaml"), block)));
+    let stdout = validate_crds(&[], &[dir.path()]);
     let expected = format!("validate-crds: {} objects checked, 0 failed", blocks.len());
     assert_eq!(stdout.lines().last(), Some(expected.as_str()), "{stdout}");
 }

@@ -6,22 +6,13 @@
 use skipper_compiler::model::{GitopsTool, ResolvedFleet};
 use skipper_compiler::target::Target;
 use skipper_target_gitops::{Gitops, object_name};
+use skipper_test_support::{compile_clean, validate_crds, workspace, write_tree};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn compile(manifest: &Path) -> ResolvedFleet {
-    let compilation = skipper_compiler::compile(manifest);
-    assert!(
-        compilation.diagnostics.is_empty(),
-        "the fleet compiles without warnings: {:?}",
-        compilation.diagnostics
-    );
-    compilation.output.expect("the fleet compiles").fleet
+    compile_clean(manifest).fleet
 }
 
 fn example() -> ResolvedFleet {
@@ -168,25 +159,8 @@ fn every_object_validates_and_every_directory_builds() {
     });
     files.extend(render(&manual).into_iter().map(|(p, t)| (format!("manual/{p}"), t)));
     files.extend(render(&flux()).into_iter().map(|(p, t)| (format!("flux/{p}"), t)));
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in &files {
-        let file = dir.path().join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-    let tool = workspace().join("../shared/tools/validate-crds");
-    let output = Command::new("python3")
-        .arg(&tool)
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "validate-crds ({}):\n{stdout}\n{}",
-        tool.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let dir = write_tree(&files);
+    let stdout = validate_crds(&[], &[dir.path()]);
     for kind in ["Application", "AppProject", "GitRepository", "Kustomization"] {
         assert!(
             files.values().any(|t| t.contains(&format!("\nkind: {kind}\n"))),

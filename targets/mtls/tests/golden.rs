@@ -6,21 +6,11 @@ use skipper_compiler::model::{EnvContext, IssuerRef, ResolvedCapability, Resolve
 use skipper_compiler::naming;
 use skipper_compiler::target::{Artifact, Target};
 use skipper_target_mtls::Mtls;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use skipper_test_support::{compile_clean, validate_crds, workspace};
+use std::path::Path;
 
 fn compile(manifest: &Path) -> ResolvedFleet {
-    let compilation = skipper_compiler::compile(manifest);
-    assert!(
-        compilation.diagnostics.is_empty(),
-        "the fleet compiles without warnings: {:?}",
-        compilation.diagnostics
-    );
-    compilation.output.expect("the fleet compiles").fleet
+    compile_clean(manifest).fleet
 }
 
 fn example() -> ResolvedFleet {
@@ -198,16 +188,6 @@ fn every_emitted_object_validates_against_cert_managers_crds() {
     assert!(!String::from_utf8_lossy(&long_cert.bytes).contains("commonName"));
     std::fs::write(dir.path().join("long-namespace.yaml"), &long_cert.bytes).unwrap();
 
-    let output = Command::new("python3")
-        .arg(workspace().join("../shared/tools/validate-crds"))
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "validate-crds:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = validate_crds(&[], &[dir.path()]);
     assert!(stdout.trim_end().ends_with("15 objects checked, 0 failed"), "{stdout}");
 }

@@ -6,23 +6,16 @@
 use skipper_compiler::model::{ResolvedFleet, StoreScope};
 use skipper_compiler::target::Target;
 use skipper_target_secrets::Secrets;
+use skipper_test_support::{compile_clean, validate_crds, write_tree};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn fleet() -> ResolvedFleet {
-    let compilation = skipper_compiler::compile(&crate_dir().join("tests/fleet/naftiko.fleet.yaml"));
-    let found: Vec<String> = compilation
-        .diagnostics
-        .iter()
-        .map(|d| format!("{}: {}", d.code, d.message))
-        .collect();
-    assert!(found.is_empty(), "the fleet compiles without a diagnostic: {found:#?}");
-    compilation.output.expect("the fleet compiles").fleet
+    compile_clean(&crate_dir().join("tests/fleet/naftiko.fleet.yaml")).fleet
 }
 
 /// Every file the target renders for `fleet`, by path in the output tree.
@@ -108,25 +101,8 @@ fn environments_render_only_the_stores_their_binds_read() {
 #[test]
 fn every_object_validates_against_the_external_secrets_crds() {
     let files = render(&fleet());
-    let dir = tempfile::tempdir().unwrap();
-    for (path, text) in &files {
-        let file = dir.path().join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/validate-crds");
-    let output = Command::new("python3")
-        .arg(&tool)
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "validate-crds ({}):\n{stdout}\n{}",
-        tool.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let dir = write_tree(&files);
+    let stdout = validate_crds(&[], &[dir.path()]);
     let kinds = ["SecretStore", "ClusterSecretStore", "ExternalSecret"];
     for kind in kinds {
         assert!(
