@@ -1,11 +1,22 @@
 //! `skipper-bench`: measurements on generated fleets, printed as a table.
 //!
+//!     cargo build --release -p skipper -p skipper-bench
+//!     target/release/skipper-bench build [SIZES] [--kustomize-up-to N]
 //!     cargo run --release -p skipper-bench -- diff [CAPABILITIES]
+//!
+//! `build`: for each size (default `100,1000`), the `skipper build` binary cold, no-op
+//! and after one capability changed (time, peak RSS, units re-rendered), `kubectl
+//! kustomize` on the same workloads as a base and three overlays (up to
+//! `--kustomize-up-to`, default 1000 capabilities: it takes minutes), and the floor,
+//! `cp -r` of the rendered tree. Prints a table and writes `bench/results.json`.
 //!
 //! `diff`: builds a generated fleet, changes one capability, builds again, and times
 //! `skipper diff` between the two trees — checking that only that capability appears.
 
+mod build;
 mod generate;
+mod kustomize;
+mod report;
 
 use skipper_driver::diff::{Snapshot, diff, render_human};
 use skipper_driver::{BuildOptions, build};
@@ -17,8 +28,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let result = match args.first().map(String::as_str) {
-        Some("diff") | None => diff_benchmark(n),
-        Some(other) => Err(format!("unknown benchmark `{other}` (try `diff [CAPABILITIES]`)")),
+        Some("diff") => diff_benchmark(n),
+        Some("build") | None => build_benchmark(&args),
+        Some(other) => Err(format!(
+            "unknown benchmark `{other}` (try `build [SIZES] [--kustomize-up-to N]` or `diff [CAPABILITIES]`)"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -27,6 +41,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn build_benchmark(args: &[String]) -> Result<(), String> {
+    let sizes: Vec<usize> = args
+        .get(1)
+        .filter(|a| !a.starts_with("--"))
+        .map_or("100,1000", String::as_str)
+        .split(',')
+        .map(|s| s.trim().parse().map_err(|_| format!("`{s}` is not a fleet size")))
+        .collect::<Result<_, _>>()?;
+    let kustomize_up_to: usize = args
+        .iter()
+        .position(|a| a == "--kustomize-up-to")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(1000), |v| v.parse().map_err(|_| format!("`{v}` is not a number")))?;
+    let skipper = build::skipper_binary()?;
+    let mut samples = Vec::new();
+    for n in sizes {
+        eprintln!("skipper-bench: {n} capabilities…");
+        samples.push(build::sample(&skipper, n, n <= kustomize_up_to)?);
+    }
+    report::print(&samples);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results.json");
+    let text = serde_json::to_string_pretty(&report::json(&samples)).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("skipper-bench: wrote {}", path.display());
+    Ok(())
 }
 
 fn timed<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<(T, Duration), String> {

@@ -1,0 +1,195 @@
+//! `skipper-bench build`: the user-visible `skipper build` on generated fleets, against
+//! `kubectl kustomize` rendering the same workloads from a base and overlays, and against
+//! the floor (`cp -r` of the rendered tree), all measured in one run on one machine.
+
+use crate::generate;
+use crate::kustomize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One command's wall time and peak resident memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    pub time: Duration,
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Everything measured for one fleet size.
+#[derive(Debug)]
+pub struct Sample {
+    pub capabilities: usize,
+    pub units: usize,
+    pub files: usize,
+    pub bytes: u64,
+    pub cold: Run,
+    pub noop: Run,
+    pub one_change: Run,
+    pub one_change_units: usize,
+    pub kustomize: Option<Duration>,
+    pub kustomize_objects: usize,
+    pub floor: Duration,
+}
+
+/// Runs `program args…` in `dir` under `/usr/bin/time` (for peak RSS) when it exists.
+/// Fails with the command's own output when it fails.
+pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), String> {
+    let rss_file = dir.join(".bench-rss");
+    let time = Path::new("/usr/bin/time");
+    let mut command = if time.exists() {
+        let mut c = Command::new(time);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    command.args(args).current_dir(dir);
+    let start = Instant::now();
+    let output = command.output().map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let elapsed = start.elapsed();
+    if !output.status.success() {
+        return Err(format!(
+            "{} {} failed:\n{}{}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let peak_rss_kib = std::fs::read_to_string(&rss_file).ok().and_then(|t| t.trim().parse().ok());
+    let _ = std::fs::remove_file(&rss_file);
+    Ok((
+        Run {
+            time: elapsed,
+            peak_rss_kib,
+        },
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    ))
+}
+
+/// `Built `x`: 12012 units (120 rendered, 11892 reused), …` → (units, rendered).
+fn units_of(summary: &str) -> (usize, usize) {
+    let number_before = |word: &str| -> usize {
+        summary
+            .split(word)
+            .next()
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).last())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (number_before(" units"), number_before(" rendered"))
+}
+
+fn tree_size(dir: &Path) -> (usize, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+                bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    (files, bytes)
+}
+
+/// Measures one fleet size. `skipper` is the release binary; kustomize runs when
+/// `with_kustomize` (it takes minutes at a thousand capabilities).
+pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = tmp.path();
+    generate::fleet(dir, n).map_err(|e| e.to_string())?;
+
+    // The cold build prints nothing (--quiet): the no-op rebuild's summary counts units.
+    let (cold, _) = run(dir, skipper, &["build", "--quiet"])?;
+    let (noop, noop_summary) = run(dir, skipper, &["build"])?;
+    let (units, noop_rendered) = units_of(&noop_summary);
+    if noop_rendered != 0 {
+        return Err(format!("a no-op rebuild rendered {noop_rendered} units: {noop_summary}"));
+    }
+    let rendered = dir.join("rendered");
+    let (files, bytes) = tree_size(&rendered);
+
+    // The floor: copying the rendered tree.
+    let copy = dir.join("floor-copy");
+    let start = Instant::now();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(&rendered)
+        .arg(&copy)
+        .status()
+        .map_err(|e| e.to_string())?;
+    let floor = start.elapsed();
+    if !status.success() {
+        return Err("cp -r failed".into());
+    }
+
+    // Kustomize renders the same workloads from a base and three overlays.
+    let (kustomize, kustomize_objects) = if with_kustomize {
+        let root = dir.join("kustomize");
+        kustomize::write_tree(&rendered, &root, &["dev", "staging", "prod"]).map_err(|e| e.to_string())?;
+        let mut total = Duration::ZERO;
+        let mut objects = 0;
+        for env in ["dev", "staging", "prod"] {
+            let start = Instant::now();
+            let out = Command::new("kubectl")
+                .arg("kustomize")
+                .arg(root.join("overlays").join(env))
+                .output()
+                .map_err(|e| format!("kubectl: {e}"))?;
+            total += start.elapsed();
+            if !out.status.success() {
+                return Err(format!("kubectl kustomize failed: {}", String::from_utf8_lossy(&out.stderr)));
+            }
+            objects += String::from_utf8_lossy(&out.stdout).matches("\nkind: ").count()
+                + usize::from(out.stdout.starts_with(b"kind: "));
+        }
+        (Some(total), objects)
+    } else {
+        (None, 0)
+    };
+
+    // One capability changes: only its units should render.
+    let changed = n / 2;
+    let name = generate::capability_name(changed);
+    std::fs::write(
+        dir.join(format!("capabilities/{name}/{name}.ikanos.yml")),
+        generate::document(changed, 1),
+    )
+    .map_err(|e| e.to_string())?;
+    let (one_change, change_summary) = run(dir, skipper, &["build"])?;
+    let (_, one_change_units) = units_of(&change_summary);
+
+    Ok(Sample {
+        capabilities: n,
+        units,
+        files,
+        bytes,
+        cold,
+        noop,
+        one_change,
+        one_change_units,
+        kustomize,
+        kustomize_objects,
+        floor,
+    })
+}
+
+/// The `skipper` binary beside this one (`cargo build --release -p skipper -p skipper-bench`).
+pub fn skipper_binary() -> Result<PathBuf, String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let skipper = me.with_file_name("skipper");
+    if skipper.exists() {
+        Ok(skipper)
+    } else {
+        Err(format!(
+            "no `skipper` binary beside {}: build both with `cargo build --release -p skipper -p skipper-bench`",
+            me.display()
+        ))
+    }
+}
