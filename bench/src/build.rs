@@ -45,7 +45,9 @@ pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), S
     };
     command.args(args).current_dir(dir);
     let start = Instant::now();
-    let output = command.output().map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
     let elapsed = start.elapsed();
     if !output.status.success() {
         return Err(format!(
@@ -56,7 +58,9 @@ pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), S
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let peak_rss_kib = std::fs::read_to_string(&rss_file).ok().and_then(|t| t.trim().parse().ok());
+    let peak_rss_kib = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
     let _ = std::fs::remove_file(&rss_file);
     Ok((
         Run {
@@ -110,7 +114,9 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
     let (noop, noop_summary) = run(dir, skipper, &["build"])?;
     let (units, noop_rendered) = units_of(&noop_summary);
     if noop_rendered != 0 {
-        return Err(format!("a no-op rebuild rendered {noop_rendered} units: {noop_summary}"));
+        return Err(format!(
+            "a no-op rebuild rendered {noop_rendered} units: {noop_summary}"
+        ));
     }
     let rendered = dir.join("rendered");
     let (files, bytes) = tree_size(&rendered);
@@ -144,7 +150,10 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
                 .map_err(|e| format!("kubectl: {e}"))?;
             total += start.elapsed();
             if !out.status.success() {
-                return Err(format!("kubectl kustomize failed: {}", String::from_utf8_lossy(&out.stderr)));
+                return Err(format!(
+                    "kubectl kustomize failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
             objects += String::from_utf8_lossy(&out.stdout).matches("\nkind: ").count()
                 + usize::from(out.stdout.starts_with(b"kind: "));

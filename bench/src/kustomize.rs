@@ -8,7 +8,13 @@ use std::path::Path;
 
 /// The files of each capability the base holds, taken from Skipper's rendered `dev`
 /// tree so both tools render the same objects.
-const BASE_FILES: [&str; 5] = ["deployment.yaml", "service.yaml", "configmap.yaml", "hpa.yaml", "pdb.yaml"];
+const BASE_FILES: [&str; 5] = [
+    "deployment.yaml",
+    "service.yaml",
+    "configmap.yaml",
+    "hpa.yaml",
+    "pdb.yaml",
+];
 
 /// Writes `root/base` and `root/overlays/<env>` from the rendered tree at `rendered`.
 pub fn write_tree(rendered: &Path, root: &Path, environments: &[&str]) -> std::io::Result<()> {

@@ -23,7 +23,11 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 pub fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     json!({ "cpu": cpu, "cores": cores, "os": std::env::consts::OS })
@@ -32,7 +36,18 @@ pub fn machine() -> serde_json::Value {
 pub fn print(samples: &[Sample]) {
     println!(
         "{:>6} {:>7} {:>7} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9} {:>10} {:>11} {:>8}",
-        "caps", "units", "files", "MB", "cold ms", "no-op ms", "1-change ms", "(units)", "floor ms", "RSS MiB", "kustomize", "x faster"
+        "caps",
+        "units",
+        "files",
+        "MB",
+        "cold ms",
+        "no-op ms",
+        "1-change ms",
+        "(units)",
+        "floor ms",
+        "RSS MiB",
+        "kustomize",
+        "x faster"
     );
     for s in samples {
         println!(
@@ -48,10 +63,18 @@ pub fn print(samples: &[Sample]) {
             ms(s.floor),
             mib(&s.cold).map_or("-".into(), |m| format!("{m:.1}")),
             s.kustomize.map_or("-".into(), |k| format!("{:.1} s", k.as_secs_f64())),
-            s.kustomize.map_or("-".into(), |k| format!("{:.1}", ratio(k, s.cold.time))),
+            s.kustomize
+                .map_or("-".into(), |k| format!("{:.1}", ratio(k, s.cold.time))),
         );
     }
-    println!("cold / floor: {}", samples.iter().map(|s| format!("{:.1}× at {}", ratio(s.cold.time, s.floor), s.capabilities)).collect::<Vec<_>>().join(", "));
+    println!(
+        "cold / floor: {}",
+        samples
+            .iter()
+            .map(|s| format!("{:.1}× at {}", ratio(s.cold.time, s.floor), s.capabilities))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 pub fn json(samples: &[Sample]) -> serde_json::Value {
