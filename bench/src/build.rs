@@ -77,7 +77,7 @@ fn units_of(summary: &str) -> (usize, usize) {
         summary
             .split(word)
             .next()
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).last())
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty()))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     };

@@ -41,7 +41,10 @@ impl Duration {
         if t.is_empty() {
             return Err("a duration cannot be empty".into());
         }
-        let mut total: f64 = 0.0;
+        const INEXACT: &str = "durations are whole milliseconds and at most a few thousand years";
+        // Exact decimal arithmetic, not f64: `1.001s` is 1001ms, which `1.001 * 1000.0`
+        // (1000.9999999999999) would reject as not whole.
+        let mut total: u128 = 0;
         let mut rest = t;
         while !rest.is_empty() {
             let num_len = rest
@@ -50,27 +53,42 @@ impl Duration {
             if num_len == 0 {
                 return Err(format!("expected a number at `{rest}`"));
             }
-            let number: f64 = rest[..num_len]
-                .parse()
-                .map_err(|_| format!("`{}` is not a number", &rest[..num_len]))?;
+            let number = &rest[..num_len];
+            let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+            if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+                return Err(format!("`{number}` is not a number"));
+            }
             rest = &rest[num_len..];
             let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
             let unit = &rest[..unit_len];
-            let factor = match unit {
-                "ms" => 1.0,
-                "s" => 1000.0,
-                "m" => 60_000.0,
-                "h" => 3_600_000.0,
-                "d" => 86_400_000.0,
+            let factor: u128 = match unit {
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
                 "" if rest.is_empty() => return Err("a number needs a unit".into()),
                 "" => return Err(format!("unexpected `{rest}` (write units without spaces)")),
                 other => return Err(format!("unknown unit `{other}`")),
             };
-            total += number * factor;
+            // Bounded digit counts keep the arithmetic in u128; longer numbers are far
+            // beyond the limit or finer than a millisecond anyway.
+            let whole = whole.trim_start_matches('0');
+            let fraction = fraction.trim_end_matches('0');
+            if whole.len() > 20 || fraction.len() > 30 {
+                return Err(INEXACT.into());
+            }
+            let digits = |d: &str| d.bytes().fold(0u128, |n, b| n * 10 + u128::from(b - b'0'));
+            let scale = 10u128.pow(fraction.len() as u32);
+            let part = digits(fraction) * factor;
+            if part % scale != 0 {
+                return Err(INEXACT.into());
+            }
+            total += digits(whole) * factor + part / scale;
             rest = &rest[unit_len..];
         }
-        if total.fract() != 0.0 || total > 1e15 {
-            return Err("durations are whole milliseconds and at most a few thousand years".into());
+        if total > 1_000_000_000_000_000 {
+            return Err(INEXACT.into());
         }
         Ok(Duration { millis: total as u64 })
     }
@@ -250,6 +268,8 @@ mod tests {
             ("90s", 90_000, "1m30s"),
             ("2h", 7_200_000, "2h"),
             ("1.5s", 1500, "1500ms"),
+            ("512.011s", 512_011, "512011ms"),
+            ("0.25m", 15_000, "15s"),
             ("1d", 86_400_000, "24h"),
         ];
         for (text, millis, printed) in cases {
