@@ -63,10 +63,13 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
         },
         _ => CompileOptions::default(),
     };
+    let mut timings = skipper_driver::Timings::from_env();
     let mut compilation = compile_with(&cx.manifest, &options);
+    timings.phase("compile");
     if matches!(command, Command::Build { .. } | Command::Check { .. }) {
         // What the Warden bundles will enforce, enforced on the build itself.
         skipper_policy::check(&mut compilation);
+        timings.phase("policy check");
     }
     let ok = cx.terminal.diagnostics(&compilation);
     let Some(compiled) = compilation.output.as_ref().filter(|_| ok) else {

@@ -10,16 +10,20 @@ mod output;
 mod plan;
 pub mod signing;
 mod store;
+mod timings;
 
 pub use plan::{Unit, plan};
 pub use store::Store;
+pub use timings::Timings;
 
 use output::{Tree, TreeFile};
+use rayon::prelude::*;
 use skipper_compiler::index::{FileRecord, INDEX_FILE, Index, UnitRecord};
 use skipper_compiler::pipeline::Compiled;
 use skipper_target_warden::Warden;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Directory of the store, beside the fleet manifest.
 pub const STORE_DIR: &str = ".skipper/store";
@@ -108,6 +112,7 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
             )));
         }
     }
+    let mut timings = Timings::from_env();
     let dir = &compiled.manifest.dir;
     let out = options.out.clone().unwrap_or_else(|| dir.join(OUT_DIR));
     refuse_foreign_output(&out)?;
@@ -129,37 +134,38 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
         unit: "plan".into(),
         source: e,
     })?;
+    timings.phase("plan (derivations)");
     let mut report = BuildReport {
         out: out.clone(),
         ..BuildReport::default()
     };
     let mut tree = Tree::default();
     let mut records = BTreeMap::new();
-    for (done, unit) in units.iter().enumerate() {
-        if let Some(Progress(tell)) = &options.progress {
-            tell(done, units.len(), &unit.id);
+    // Units are independent (each is a pure function of its derivation, written under
+    // its own store name), so they are looked up, rendered and stored on every core.
+    // Results are collected in plan order and everything after this (the tree, the
+    // index, the first error reported) is decided sequentially in that order, so the
+    // output does not depend on scheduling.
+    let renders = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let outcomes: Vec<Result<(Vec<store::StoredFile>, bool), BuildError>> = units
+        .par_iter()
+        .map(|unit| {
+            let outcome = fetch_or_render(&store, unit, options, &renders);
+            if let Some(Progress(tell)) = &options.progress {
+                tell(done.fetch_add(1, Ordering::Relaxed), units.len(), &unit.id);
+            }
+            outcome
+        })
+        .collect();
+    for (unit, outcome) in units.iter().zip(outcomes) {
+        let (files, rendered) = outcome?;
+        if rendered {
+            report.rendered.push(unit.id.clone());
+        } else {
+            report.reused.push(unit.id.clone());
         }
         let name = unit.store_name();
-        let files = match store.get(&name) {
-            Some(files) => {
-                report.reused.push(unit.id.clone());
-                files
-            }
-            None => {
-                if options.fail_after_renders.is_some_and(|n| report.rendered.len() >= n) {
-                    return Err(BuildError::Internal(format!(
-                        "injected failure before rendering `{}`",
-                        unit.id
-                    )));
-                }
-                let rendered = unit.render().map_err(|source| BuildError::Render {
-                    unit: unit.id.clone(),
-                    source,
-                })?;
-                report.rendered.push(unit.id.clone());
-                store.put(&name, &rendered.derivation_json, rendered.artifacts)?
-            }
-        };
         for file in files {
             let record = FileRecord {
                 unit: Some(unit.id.clone()),
@@ -187,6 +193,7 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
             },
         );
     }
+    timings.phase("store and render");
     for env in &fleet.environments {
         if !options.environments.is_empty() && !options.environments.contains(&env.name) {
             continue;
@@ -210,10 +217,41 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
             .collect();
         carry_over(&out, &kept, &mut tree, &mut records)?;
     }
+    timings.phase("lay out");
     let index = tree.index(&fleet.name, records);
     report.files = tree.files.len();
     output::write_atomically(&out, &tree, &index)?;
+    timings.phase("write the tree");
     Ok(report)
+}
+
+/// One unit's files: from the store when its derivation is there (`false`), else
+/// rendered and stored (`true`). Runs on any thread.
+fn fetch_or_render(
+    store: &Store,
+    unit: &Unit<'_>,
+    options: &BuildOptions,
+    renders: &AtomicUsize,
+) -> Result<(Vec<store::StoredFile>, bool), BuildError> {
+    let name = unit.store_name();
+    if let Some(files) = store.get(&name) {
+        return Ok((files, false));
+    }
+    // Exactly `n` renders get a slot, whichever threads take them, as with one thread.
+    if options
+        .fail_after_renders
+        .is_some_and(|n| renders.fetch_add(1, Ordering::SeqCst) >= n)
+    {
+        return Err(BuildError::Internal(format!(
+            "injected failure before rendering `{}`",
+            unit.id
+        )));
+    }
+    let rendered = unit.render().map_err(|source| BuildError::Render {
+        unit: unit.id.clone(),
+        source,
+    })?;
+    Ok((store.put(&name, rendered.derivation, rendered.artifacts)?, true))
 }
 
 /// The output directory is replaced whole: refuse to replace a directory Skipper did

@@ -3,6 +3,7 @@
 //! a temporary directory and swapped into place in one step.
 
 use crate::BuildError;
+use rayon::prelude::*;
 use serde::Serialize;
 use skipper_compiler::derivation::content_hash;
 use skipper_compiler::emit::canonical_yaml;
@@ -117,15 +118,26 @@ pub fn write_atomically(out: &Path, tree: &Tree, index: &Index) -> Result<(), Bu
         fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary directory", &tmp, e))?;
     }
     let mut dirs = BTreeSet::new();
-    for (path, file) in &tree.files {
+    for path in tree.files.keys() {
         let target = tmp.join(path);
         if let Some(dir) = target.parent() {
             if dirs.insert(dir.to_path_buf()) {
                 fs::create_dir_all(dir).map_err(|e| BuildError::io("create an output directory", dir, e))?;
             }
         }
-        fs::write(&target, &file.bytes).map_err(|e| BuildError::io("write an output file", &target, e))?;
     }
+    // The directories exist; the files are independent, so they are written on every
+    // core. Nothing sees the temporary tree before the swap, so the order of writes
+    // does not matter; the error reported is the first in path order, as before.
+    let files: Vec<(&String, &TreeFile)> = tree.files.iter().collect();
+    let written: Vec<Result<(), BuildError>> = files
+        .par_iter()
+        .map(|(path, file)| {
+            let target = tmp.join(path);
+            fs::write(&target, &file.bytes).map_err(|e| BuildError::io("write an output file", &target, e))
+        })
+        .collect();
+    written.into_iter().collect::<Result<(), _>>()?;
     let mut json = serde_json::to_string_pretty(index).map_err(|e| BuildError::Internal(e.to_string()))?;
     json.push('\n');
     let index_path = tmp.join(INDEX_FILE);

@@ -1,6 +1,7 @@
 //! Planning: every output unit (environment × region × capability-or-fleet × target)
 //! with its derivation hash, and a way to render it on demand.
 
+use rayon::prelude::*;
 use skipper_compiler::derivation::{DERIVATION_FORMAT, Derivation, SKIPPER_VERSION};
 use skipper_compiler::model::{EnvContext, ResolvedEnvironment, ResolvedFleet};
 use skipper_compiler::target::{Artifact, RenderError, Target};
@@ -19,7 +20,9 @@ type Render<'a> = Box<dyn Fn() -> Result<Rendered, RenderError> + Sync + Send + 
 /// What rendering a unit yields: its files, and its derivation as JSON for the store.
 pub struct Rendered {
     pub artifacts: Vec<Artifact>,
-    pub derivation_json: String,
+    /// A JSON value, not text: the store embeds it in the entry's metadata, and
+    /// parsing text back for that cost as much as rendering some units.
+    pub derivation: serde_json::Value,
 }
 
 pub struct Unit<'a> {
@@ -121,24 +124,31 @@ fn add_target<'a, T: Target>(
     let render: Render<'a> = Box::new(move || {
         Ok(Rendered {
             artifacts: target.render_fleet(&c, &input)?,
-            derivation_json: derivation::<T, _>(stdlib, &c, None, &*input)
-                .to_json()
+            derivation: serde_json::to_value(derivation::<T, _>(stdlib, &c, None, &*input))
                 .map_err(RenderError::serialize("a derivation"))?,
         })
     });
     units.push(unit(format!("{base}/{}", T::FLEET_DIR), None, hash, render));
 
-    for capability in &env.capabilities {
+    // Hashing serializes each capability's whole resolved model (its deployed document
+    // included): independent work, spread over every core; collected in order.
+    let hashes: Vec<Result<String, RenderError>> = env
+        .capabilities
+        .par_iter()
+        .map(|capability| {
+            derivation::<T, _>(stdlib, ctx, Some(capability.name.as_str()), capability)
+                .hash()
+                .map_err(RenderError::serialize("a derivation"))
+        })
+        .collect();
+    for (capability, hash) in env.capabilities.iter().zip(hashes) {
         let name = Some(capability.name.as_str());
-        let hash = derivation::<T, _>(stdlib, ctx, name, capability)
-            .hash()
-            .map_err(RenderError::serialize("a derivation"))?;
+        let hash = hash?;
         let c = Arc::clone(ctx);
         let render: Render<'a> = Box::new(move || {
             Ok(Rendered {
                 artifacts: target.render_capability(&c, capability)?,
-                derivation_json: derivation::<T, _>(stdlib, &c, name, capability)
-                    .to_json()
+                derivation: serde_json::to_value(derivation::<T, _>(stdlib, &c, name, capability))
                     .map_err(RenderError::serialize("a derivation"))?,
             })
         });

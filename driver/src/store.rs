@@ -16,10 +16,20 @@ use std::path::PathBuf;
 /// The metadata file inside each entry.
 pub const UNIT_META: &str = ".skipper-unit.json";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Meta {
     /// The full derivation: enough to render the unit again.
     derivation: serde_json::Value,
+    files: Vec<MetaFile>,
+}
+
+/// [`Meta`] as read back: the derivation is skipped, not built as a JSON value (a
+/// no-op build reads every entry's metadata, and the derivation is most of it).
+#[derive(Deserialize)]
+struct MetaFiles {
+    // Still required: an entry without its derivation is damaged, as before.
+    #[allow(dead_code)]
+    derivation: serde::de::IgnoredAny,
     files: Vec<MetaFile>,
 }
 
@@ -53,7 +63,7 @@ impl Store {
     /// damaged (then it is rebuilt).
     pub fn get(&self, name: &str) -> Option<Vec<StoredFile>> {
         let dir = self.root.join(name);
-        let meta: Meta = serde_json::from_slice(&fs::read(dir.join(UNIT_META)).ok()?).ok()?;
+        let meta: MetaFiles = serde_json::from_slice(&fs::read(dir.join(UNIT_META)).ok()?).ok()?;
         let mut files = Vec::with_capacity(meta.files.len());
         for f in meta.files {
             let bytes = fs::read(dir.join(&f.path)).ok()?;
@@ -74,7 +84,7 @@ impl Store {
     pub fn put(
         &self,
         name: &str,
-        derivation_json: &str,
+        derivation: serde_json::Value,
         artifacts: Vec<Artifact>,
     ) -> Result<Vec<StoredFile>, BuildError> {
         let tmp = self.root.join(format!(".tmp-{}-{name}", std::process::id()));
@@ -99,8 +109,7 @@ impl Store {
             });
         }
         let meta = Meta {
-            derivation: serde_json::from_str(derivation_json)
-                .map_err(|e| BuildError::Internal(format!("derivation is not JSON: {e}")))?,
+            derivation,
             files: files
                 .iter()
                 .map(|f| MetaFile {

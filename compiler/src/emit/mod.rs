@@ -40,6 +40,22 @@ impl Yaml {
         }
     }
 
+    /// [`Self::from_json`], taking the value: strings and keys are moved, not copied.
+    pub fn from_json_owned(value: serde_json::Value) -> Yaml {
+        use serde_json::Value;
+        match value {
+            Value::Null => Yaml::Null,
+            Value::Bool(b) => Yaml::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Yaml::Int(i),
+                None => Yaml::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Yaml::Str(s),
+            Value::Array(items) => Yaml::Seq(items.into_iter().map(Yaml::from_json_owned).collect()),
+            Value::Object(map) => Yaml::Map(map.into_iter().map(|(k, v)| (k, Yaml::from_json_owned(v))).collect()),
+        }
+    }
+
     /// The value under a path of mapping keys (`["spec", "template"]`), if every key is there.
     pub fn at(&self, path: &[&str]) -> Option<&Yaml> {
         path.iter().try_fold(self, |value, key| match value {
@@ -73,7 +89,7 @@ pub fn to_yaml_string(value: &Yaml) -> String {
         // A document that is a single string: quoted, never a block scalar, whose
         // indentation rules at the top level differ between readers.
         Yaml::Str(s) => {
-            out.push_str(&scalar::double_quoted(s));
+            scalar::push_double_quoted(&mut out, s);
             out.push('\n');
         }
         v => {
@@ -91,7 +107,13 @@ pub fn to_yaml_documents(values: &[Yaml]) -> String {
 
 /// Any `Serialize` value through serde_json (sorted keys), then as YAML.
 pub fn canonical_yaml<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
-    Ok(to_yaml_string(&Yaml::from_json(&serde_json::to_value(value)?)))
+    Ok(to_yaml_string(&Yaml::from_json_owned(serde_json::to_value(value)?)))
+}
+
+/// [`canonical_yaml`] of a JSON value: the same text, without first copying the value
+/// (`to_value` of a `Value` is a deep clone).
+pub fn json_to_yaml(value: &serde_json::Value) -> String {
+    to_yaml_string(&Yaml::from_json(value))
 }
 
 /// Pretty JSON with sorted keys, two-space indent and a trailing newline.
@@ -107,11 +129,20 @@ fn indent(out: &mut String, n: usize) {
 
 /// Writes a non-empty collection in block style, each line indented by `level`.
 fn write_block(out: &mut String, value: &Yaml, level: usize) {
+    write_block_from(out, value, level, true);
+}
+
+/// [`write_block`]; without `indent_first`, the first line's indentation is left out
+/// (the caller already wrote `- ` there). Writing in place rather than into a nested
+/// string that is then sliced keeps deep sequences of mappings linear.
+fn write_block_from(out: &mut String, value: &Yaml, level: usize, indent_first: bool) {
     match value {
         Yaml::Map(entries) => {
-            for (key, v) in entries {
-                indent(out, level);
-                out.push_str(&scalar::quote_if_needed(key));
+            for (i, (key, v)) in entries.iter().enumerate() {
+                if indent_first || i > 0 {
+                    indent(out, level);
+                }
+                scalar::push_quoted_if_needed(out, key);
                 out.push(':');
                 write_value_after_key(out, v, level);
             }
@@ -124,9 +155,7 @@ fn write_block(out: &mut String, value: &Yaml, level: usize) {
                     // `- key: v` with the rest of the mapping aligned under the key.
                     Yaml::Map(_) if item.is_collection() => {
                         out.push(' ');
-                        let mut nested = String::new();
-                        write_block(&mut nested, item, level + 2);
-                        out.push_str(&nested[level + 2..]);
+                        write_block_from(out, item, level + 2, false);
                     }
                     Yaml::Seq(_) if item.is_collection() => {
                         out.push('\n');
@@ -141,7 +170,9 @@ fn write_block(out: &mut String, value: &Yaml, level: usize) {
             }
         }
         _ => {
-            indent(out, level);
+            if indent_first {
+                indent(out, level);
+            }
             write_inline(out, value, level);
             out.push('\n');
         }

@@ -9,10 +9,22 @@ const SPECIAL_WORDS: &[&str] = &[
     "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N", "=", "<<",
 ];
 
+/// The length of the longest of [`SPECIAL_WORDS`] (checked at compile time below).
+const SPECIAL_WORD_MAX: usize = 5;
+const _: () = {
+    let mut i = 0;
+    while i < SPECIAL_WORDS.len() {
+        assert!(SPECIAL_WORDS[i].len() <= SPECIAL_WORD_MAX);
+        i += 1;
+    }
+};
+
 /// Whether a plain scalar with this text would be read as something other than this
 /// string, by a YAML 1.1 or 1.2 reader, or is not a valid plain scalar at all.
 pub fn needs_quotes(s: &str) -> bool {
-    if SPECIAL_WORDS.contains(&s) || looks_numeric(s) {
+    // The length test skips the scan of the list for almost every string (a hot path:
+    // every key and string of every file written).
+    if (s.len() <= SPECIAL_WORD_MAX && SPECIAL_WORDS.contains(&s)) || looks_numeric(s) {
         return true;
     }
     let first = s.chars().next().unwrap_or(' ');
@@ -40,23 +52,22 @@ pub fn needs_quotes(s: &str) -> bool {
 /// spelling (`.5`, `1e3`, `.inf`, `.NaN`). Errs on the side of quoting.
 fn looks_numeric(s: &str) -> bool {
     let t = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if t.is_empty() {
-        return false;
-    }
-    let lower = t.to_ascii_lowercase();
-    if lower == ".inf" || lower == ".nan" {
-        return true;
-    }
-    if let Some(rest) = lower
-        .strip_prefix("0x")
-        .or_else(|| lower.strip_prefix("0o"))
-        .or_else(|| lower.strip_prefix("0b"))
-    {
-        return !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '_');
-    }
-    let first = t.as_bytes()[0];
+    let first = match t.as_bytes().first() {
+        Some(&b) => b,
+        None => return false,
+    };
+    // Most strings (keys, names) start with a letter: decided without allocating,
+    // which matters because every key and string of every emitted file comes here.
     if !(first.is_ascii_digit() || first == b'.') {
         return false;
+    }
+    if t.eq_ignore_ascii_case(".inf") || t.eq_ignore_ascii_case(".nan") {
+        return true;
+    }
+    let b = t.as_bytes();
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'x' | b'o' | b'b') {
+        let rest = &t[2..];
+        return !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '_');
     }
     // A digit-led word made only of number characters: 1, 1.5, 1e3, 1_000, 1:20, 1.2.3?
     // `1.2.3` and `1.0.0-beta5` are not numbers in any YAML, so require the shape of one.
@@ -101,17 +112,17 @@ fn is_float_shape(t: &str) -> bool {
     i == b.len()
 }
 
-pub fn quote_if_needed(s: &str) -> String {
+/// Writes `s` plain when that reads back as this string, double-quoted otherwise.
+pub fn push_quoted_if_needed(out: &mut String, s: &str) {
     if needs_quotes(s) || s.contains('\n') {
-        double_quoted(s)
+        push_double_quoted(out, s);
     } else {
-        s.to_string()
+        out.push_str(s);
     }
 }
 
-/// A JSON-compatible double-quoted scalar (valid YAML in both versions).
-pub fn double_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// A JSON-compatible double-quoted scalar (valid YAML in both versions), appended to `out`.
+pub fn push_double_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -127,7 +138,6 @@ pub fn double_quoted(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// Writes a string value. Multi-line text becomes a literal block (`|`) when that is
@@ -136,7 +146,7 @@ pub fn string(out: &mut String, s: &str, level: usize) {
     if s.contains('\n') && block_safe(s) {
         literal_block(out, s, level);
     } else {
-        out.push_str(&quote_if_needed(s));
+        push_quoted_if_needed(out, s);
     }
 }
 

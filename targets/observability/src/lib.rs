@@ -19,7 +19,7 @@ pub mod scrape;
 
 use serde::Serialize;
 use serde_json::Value;
-use skipper_compiler::emit::{canonical_json, canonical_yaml};
+use skipper_compiler::emit::{canonical_json, json_to_yaml};
 use skipper_compiler::model::{EnvContext, ResolvedCapability, ResolvedEnvironment};
 use skipper_compiler::target::{Artifact, RenderError, Target};
 
@@ -37,8 +37,9 @@ pub struct ObservabilityFleetInput {
     pub unscraped: Vec<String>,
 }
 
-fn yaml(file: &str, value: &Value) -> Result<String, RenderError> {
-    canonical_yaml(value).map_err(RenderError::serialize(file))
+fn yaml(_file: &str, value: &Value) -> Result<String, RenderError> {
+    // Already a JSON value: emitted directly (what `canonical_yaml` gives, one copy less).
+    Ok(json_to_yaml(value))
 }
 
 /// A plain file, with a first line saying what reads it.
