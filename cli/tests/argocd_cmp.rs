@@ -7,24 +7,9 @@
 mod common;
 
 use common::*;
+use skipper_test_support::python;
 use std::path::Path;
 use std::process::Command;
-
-fn python(script: &str, args: &[&Path]) -> String {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn plugin() -> std::path::PathBuf {
     workspace().join("deploy/argocd-cmp")

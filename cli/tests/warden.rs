@@ -22,26 +22,7 @@ fn verify_accepts_a_built_bundle_and_rejects_a_tampered_one() {
     assert!(stderr(&ok).contains("signed by `shipyard-example`"), "{}", stderr(&ok));
 
     // Another key does not verify it.
-    let wrong_key = tmp.path().join("other.pub.pem");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "other.pem",
-        ],
-        vec!["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub.pem"],
-    ] {
-        let status = std::process::Command::new("openssl")
-            .args(&args)
-            .current_dir(tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
+    let (_, wrong_key) = skipper_test_support::ec_key_pair(tmp.path(), "other");
     let rejected = skipper(&fleet, &["verify", bundle, "--key", wrong_key.to_str().unwrap()]);
     assert_eq!(rejected.status.code(), Some(1), "{}", stderr(&rejected));
 

@@ -10,6 +10,7 @@ use skipper_driver::{BuildOptions, build};
 use skipper_target_warden::bundle::{BundleFile, tarball, untar};
 use skipper_target_warden::verify::verify_bundle;
 use skipper_target_warden::{Algorithm, VerificationKey};
+use skipper_test_support::{ec_key_pair, openssl};
 use std::path::{Path, PathBuf};
 
 const VERIFIER: &str = include_str!("scripts/verify_opa_bundle.py");
@@ -34,15 +35,6 @@ fn sign_with(fleet: &Path, algorithm: &str, key_file: &str) {
     );
     assert!(text.contains("test-key"), "the example's signing line moved");
     std::fs::write(manifest, text).unwrap();
-}
-
-fn openssl(args: &[&str], dir: &Path) {
-    let status = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("openssl runs");
-    assert!(status.success(), "openssl {args:?}");
 }
 
 /// Builds `fleet`, then requires the independent verifier to accept every bundle and to
@@ -96,20 +88,8 @@ fn es256_bundles_pass_an_independent_opa_verifier_and_no_changed_byte_does() {
     assert!(verify_bundle(&tarball(&fewer).unwrap(), &key).is_err());
     // And another key does not verify it.
     let other = tempfile::tempdir().unwrap();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "k.pem",
-        ],
-        other.path(),
-    );
-    openssl(&["pkey", "-in", "k.pem", "-pubout", "-out", "k.pub"], other.path());
-    let stranger = VerificationKey::parse(&std::fs::read_to_string(other.path().join("k.pub")).unwrap(), None).unwrap();
+    let (_, public) = ec_key_pair(other.path(), "stranger");
+    let stranger = VerificationKey::parse(&std::fs::read_to_string(public).unwrap(), None).unwrap();
     assert!(verify_bundle(&bundle, &stranger).is_err());
 }
 
@@ -125,11 +105,13 @@ fn rs256_and_hs256_bundles_pass_the_independent_verifier() {
             "-pkeyopt",
             "rsa_keygen_bits:2048",
             "-out",
-            "rsa.pem",
         ],
-        &keys,
+        &keys.join("rsa.pem"),
     );
-    openssl(&["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa.pub"], &keys);
+    openssl(
+        &["pkey", "-pubout", "-in", keys.join("rsa.pem").to_str().unwrap(), "-out"],
+        &keys.join("rsa.pub"),
+    );
     sign_with(fleet.path(), "RS256", "keys/rsa.pem");
     independently_verified(fleet.path(), "RS256", &keys.join("rsa.pub"));
 

@@ -8,25 +8,7 @@ use skipper_compiler::source::SourceMap;
 use std::path::{Path, PathBuf};
 
 fn example() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shipyard");
-    copy_dir(&from, dir.path());
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == "rendered" || name == ".skipper" {
-            continue;
-        }
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to.join(name));
-        } else {
-            std::fs::copy(entry.path(), to.join(name)).unwrap();
-        }
-    }
+    skipper_test_support::example_fleet()
 }
 
 fn edit(file: PathBuf, from: &str, to: &str) {

@@ -61,3 +61,105 @@ pub fn validate_crds(args: &[&str], paths: &[&Path]) -> String {
     );
     stdout
 }
+
+/// Copies a fleet directory, leaving out build output (`rendered/`) and the store
+/// (`.skipper/`), so a test starts from the sources alone.
+pub fn copy_fleet(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a directory");
+    for entry in std::fs::read_dir(from).expect("a readable directory").flatten() {
+        let name = entry.file_name();
+        if name == "rendered" || name == ".skipper" {
+            continue;
+        }
+        if entry.path().is_dir() {
+            copy_fleet(&entry.path(), &to.join(name));
+        } else {
+            std::fs::copy(entry.path(), to.join(name)).expect("a copied file");
+        }
+    }
+}
+
+/// The bundled example fleet, copied into a new temporary directory.
+pub fn example_fleet() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    copy_fleet(&workspace().join("examples/shipyard"), dir.path());
+    dir
+}
+
+/// Every file under `dir`, by path relative to it with `/`.
+pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("a readable directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("below dir")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                files.insert(rel, std::fs::read(&path).expect("a readable file"));
+            }
+        }
+    }
+    files
+}
+
+/// Runs a Python script (`python3 -c`) with arguments; fails the test, with what it
+/// printed, unless it succeeds. Returns its standard output.
+pub fn python<A: AsRef<std::ffi::OsStr>>(script: &str, args: &[A]) -> String {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A fresh P-256 key pair made by OpenSSL in `dir`: (`<stem>.pem`, `<stem>.pub.pem`).
+pub fn ec_key_pair(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let private = dir.join(format!("{stem}.pem"));
+    let public = dir.join(format!("{stem}.pub.pem"));
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ],
+        &private,
+    );
+    openssl(
+        &[
+            "pkey",
+            "-pubout",
+            "-in",
+            private.to_str().expect("a UTF-8 path"),
+            "-out",
+        ],
+        &public,
+    );
+    (private, public)
+}
+
+/// `openssl ARGS… OUT`: fails the test unless it succeeds.
+pub fn openssl(args: &[&str], out: &Path) {
+    let status = Command::new("openssl")
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl {args:?} {}", out.display());
+}

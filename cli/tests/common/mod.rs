@@ -15,24 +15,11 @@ pub fn skipper(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
+pub use skipper_test_support::workspace;
 
 /// Copies a fleet, leaving out build output and the store.
 pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        if entry.file_name() == "rendered" || entry.file_name() == ".skipper" {
-            continue;
-        }
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    skipper_test_support::copy_fleet(from, to);
 }
 
 /// The example fleet copied to `<dir>/shipyard`.

@@ -100,7 +100,7 @@ fn a_mesh_environment_renders_nothing() {
 /// A copy of the example with `text` inserted before dev's `binds`.
 fn example_with_dev_settings(settings: &str) -> (tempfile::TempDir, ResolvedFleet) {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&workspace().join("examples/shipyard"), dir.path());
+    skipper_test_support::copy_fleet(&workspace().join("examples/shipyard"), dir.path());
     let manifest = dir.path().join("naftiko.fleet.yaml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let anchor = "    binds:\n      registry-env: { location: k8s-secret://registry-dev }";
@@ -108,21 +108,6 @@ fn example_with_dev_settings(settings: &str) -> (tempfile::TempDir, ResolvedFlee
     std::fs::write(&manifest, text.replacen(anchor, &format!("{settings}{anchor}"), 1)).unwrap();
     let fleet = compile(&manifest);
     (dir, fleet)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == "rendered" || name == ".skipper" {
-            continue;
-        }
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to.join(name));
-        } else {
-            std::fs::copy(entry.path(), to.join(name)).unwrap();
-        }
-    }
 }
 
 #[test]
