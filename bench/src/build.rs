@@ -164,13 +164,7 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
     };
 
     // One capability changes: only its units should render.
-    let changed = n / 2;
-    let name = generate::capability_name(changed);
-    std::fs::write(
-        dir.join(format!("capabilities/{name}/{name}.ikanos.yml")),
-        generate::document(changed, 1),
-    )
-    .map_err(|e| e.to_string())?;
+    generate::change_one(dir, n).map_err(|e| e.to_string())?;
     let (one_change, change_summary) = run(dir, skipper, &["build"])?;
     let (_, one_change_units) = units_of(&change_summary);
 

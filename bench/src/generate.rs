@@ -56,6 +56,18 @@ capability:
     )
 }
 
+/// Rewrites the document of the capability in the middle of the fleet (a new
+/// revision), as a one-capability change; returns its name.
+pub fn change_one(dir: &Path, n: usize) -> std::io::Result<String> {
+    let changed = n / 2;
+    let name = capability_name(changed);
+    std::fs::write(
+        dir.join(format!("capabilities/{name}/{name}.ikanos.yml")),
+        document(changed, 1),
+    )?;
+    Ok(name)
+}
+
 /// Writes the fleet into `dir`.
 pub fn fleet(dir: &Path, n: usize) -> std::io::Result<()> {
     let mut manifest = String::from("skipper: v1\nfleet: { name: generated }\ncapabilities:\n");

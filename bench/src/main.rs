@@ -100,13 +100,7 @@ fn diff_benchmark(n: usize) -> Result<(), String> {
     let dir = tmp.path();
     let ((), generated) = timed("generate", || generate::fleet(dir, n).map_err(|e| e.to_string()))?;
     let (cold, cold_time) = timed("cold build", || build_into(dir, &dir.join("a")))?;
-    let changed = n / 2;
-    let name = generate::capability_name(changed);
-    std::fs::write(
-        dir.join(format!("capabilities/{name}/{name}.ikanos.yml")),
-        generate::document(changed, 1),
-    )
-    .map_err(|e| e.to_string())?;
+    let name = generate::change_one(dir, n).map_err(|e| e.to_string())?;
     let (rerendered, rebuild_time) = timed("rebuild", || build_into(dir, &dir.join("b")))?;
     let (report, diff_time) = timed("diff", || {
         let old = Snapshot::open(&dir.join("a")).map_err(|e| e.to_string())?;

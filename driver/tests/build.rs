@@ -5,6 +5,18 @@ mod common;
 use common::*;
 use skipper_driver::{BuildOptions, build};
 
+/// Every target, in the order the driver plans them.
+const TARGETS: [&str; 8] = [
+    "kubernetes",
+    "rollouts",
+    "routing",
+    "observability",
+    "mtls",
+    "secrets",
+    "warden",
+    "gitops",
+];
+
 #[test]
 fn a_second_build_reuses_every_unit_and_writes_the_same_bytes() {
     let fleet = example_copy();
@@ -36,19 +48,10 @@ fn changing_one_capability_rerenders_only_its_units() {
     let mut expected: Vec<String> = ["dev", "staging", "prod/eu-west-1", "prod/us-east-1"]
         .iter()
         .flat_map(|tree| {
-            [
-                "kubernetes",
-                "rollouts",
-                "routing",
-                "observability",
-                "mtls",
-                "secrets",
-                "warden",
-                "gitops",
-            ]
-            .map(|target| format!("{tree}/voyages/{target}"))
-            .into_iter()
-            .chain([format!("{tree}/warden/warden")])
+            TARGETS
+                .map(|target| format!("{tree}/voyages/{target}"))
+                .into_iter()
+                .chain([format!("{tree}/warden/warden")])
         })
         .collect();
     let mut rendered = report.rendered.clone();
@@ -81,19 +84,7 @@ fn a_class_change_rerenders_the_capabilities_that_use_it_and_operator_class_obje
     // The bundles' facts hold every class's limits, so each of those trees' bundles too.
     let mut expected = vec!["staging/fleet/kubernetes".to_string()];
     for tree in ["staging", "prod/eu-west-1", "prod/us-east-1"] {
-        expected.extend(
-            [
-                "kubernetes",
-                "rollouts",
-                "routing",
-                "observability",
-                "mtls",
-                "secrets",
-                "warden",
-                "gitops",
-            ]
-            .map(|target| format!("{tree}/dockyard/{target}")),
-        );
+        expected.extend(TARGETS.map(|target| format!("{tree}/dockyard/{target}")));
         expected.push(format!("{tree}/warden/warden"));
     }
     let mut rendered = report.rendered.clone();

@@ -40,14 +40,6 @@ fn check_compiled(compiled: &Compiled, sources: &SourceMap, diags: &mut Diagnost
             return;
         }
     };
-    let manifest_text = sources.get(compiled.manifest.source).text.clone();
-    let manifest_root = yaml::parse_single(
-        &manifest_text,
-        compiled.manifest.source,
-        "fleet manifest",
-        &mut Diagnostics::new(),
-    );
-
     // The same violation in several trees (two regions, say) is reported once, naming
     // every environment where it holds.
     let mut found: BTreeMap<Violation, Vec<String>> = BTreeMap::new();
@@ -89,6 +81,18 @@ fn check_compiled(compiled: &Compiled, sources: &SourceMap, diags: &mut Diagnost
             }
         }
     }
+    if found.is_empty() {
+        return;
+    }
+    // Only a violation needs spans: the manifest's tree is read again just then (the
+    // compiler keeps the typed manifest, not its YAML nodes).
+    let manifest_text = sources.get(compiled.manifest.source).text.clone();
+    let manifest_root = yaml::parse_single(
+        &manifest_text,
+        compiled.manifest.source,
+        "fleet manifest",
+        &mut Diagnostics::new(),
+    );
     for (violation, environments) in found {
         diags.push(diagnostic(
             compiled,
