@@ -123,4 +123,5 @@ impl Diagnostics {
 
 pub use render::{RenderOptions, render_human, render_json};
 
+pub mod ansi;
 mod render;

@@ -2,11 +2,9 @@
 //! overridden value on its own line under the value that replaced it.
 
 use super::{Explanation, Setting, Source, display};
+use crate::diag::ansi::{self, BOLD, DIM};
 use std::fmt::Write;
 
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
 /// Wider keys and values overflow their column rather than push every row right.
 const MAX_KEY: usize = 52;
 const MAX_VALUE: usize = 32;
@@ -49,13 +47,7 @@ fn widths(settings: &[Setting]) -> (usize, usize) {
 /// The explanation as an aligned table; `color` adds bold headings and dims what was
 /// overridden.
 pub fn render_human(e: &Explanation, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_string()
-        }
-    };
+    let paint = |style: &str, text: &str| ansi::paint(color, style, text);
     let mut out = String::new();
     let title = format!("{} in {}, version {}", e.capability, e.environment, e.version);
     let _ = writeln!(out, "{}", paint(BOLD, &title));

@@ -3,14 +3,9 @@
 use super::{Change, ChangeClass, DiffReport, ObjectChange};
 use serde_json::json;
 use similar::TextDiff;
+use skipper_compiler::diag::ansi::{self, BOLD, CYAN, GREEN, RED};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const CYAN: &str = "\x1b[36m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
 
 struct Counts {
     added: usize,
@@ -68,13 +63,7 @@ fn identity(c: &ObjectChange) -> String {
 /// The report as people read it: per tree a summary line, then one line per object with
 /// its class and (unless `stat`) a unified diff.
 pub fn render_human(report: &DiffReport, stat: bool, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("{code}{text}{RESET}")
-        } else {
-            text.to_string()
-        }
-    };
+    let paint = |style: &str, text: &str| ansi::paint(color, style, text);
     let mut out = String::new();
     if report.is_empty() {
         let _ = writeln!(out, "No differences ({} files compared by hash).", report.files);
