@@ -161,7 +161,10 @@ pub fn read_lock(dir: &Path, sources: &mut SourceMap, diags: &mut Diagnostics) -
     let path = dir.join(LOCK_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            sources.note_absent(&path);
+            return None;
+        }
         Err(e) => {
             diags.push(
                 Diagnostic::error("skipper::missing-file", format!("cannot read `{LOCK_FILE}`: {e}"))

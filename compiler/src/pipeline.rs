@@ -73,6 +73,16 @@ pub fn compile_with(manifest_path: &Path, options: &CompileOptions) -> Compilati
     }
 }
 
+/// Where the manifest at `manifest_path` is, as the compiler sees it: its absolute,
+/// lexically normalized path and its directory (which every relative path in the fleet,
+/// the lock, the store and the default output are beside).
+pub fn manifest_location(manifest_path: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let absolute = std::path::absolute(manifest_path).unwrap_or_else(|_| manifest_path.to_path_buf());
+    let path = crate::capdoc::normalize_path(&absolute);
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    (path, dir)
+}
+
 fn compile_into(
     manifest_path: &Path,
     options: &CompileOptions,
@@ -80,9 +90,7 @@ fn compile_into(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Option<Compiled> {
-    let absolute = std::path::absolute(manifest_path).unwrap_or_else(|_| manifest_path.to_path_buf());
-    let path = crate::capdoc::normalize_path(&absolute);
-    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let (path, dir) = manifest_location(manifest_path);
     let file_name = path
         .file_name()
         .map_or_else(|| "naftiko.fleet.yaml".into(), |n| n.to_string_lossy().to_string());
@@ -162,7 +170,7 @@ fn load_catalog(
     for decl in &manifest.capabilities {
         let Some(source) = &decl.source else { continue };
         let name = decl.name.value.as_str();
-        let listed = match list_documents(&manifest.dir.join(&source.value)) {
+        let listed = match list_documents(&manifest.dir.join(&source.value), sources) {
             Ok(listed) => listed,
             Err(why) => {
                 diags.push(

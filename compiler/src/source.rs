@@ -4,6 +4,7 @@
 //! downstream refers to text by [`Span`] (file id + byte range), so a diagnostic raised
 //! by the graph or the resolver can still underline the YAML that caused it.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -72,6 +73,8 @@ pub struct SourceFile {
     /// Path used to read the file (and to resolve imports relative to it).
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Built into Skipper (the stdlib) rather than read from disk.
+    pub embedded: bool,
     line_starts: Vec<u32>,
 }
 
@@ -89,10 +92,16 @@ impl SourceFile {
     }
 }
 
-/// Every file read during one compilation.
+/// Every file read during one compilation, and what else it learnt from the disk: the
+/// listings of the directories it searched and the files it looked for and did not find.
+/// Together they are everything the compilation read, which is what lets a caller tell,
+/// without compiling again, that nothing it depends on has changed.
 #[derive(Debug, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
+    by_path: HashMap<PathBuf, SourceId>,
+    listings: BTreeMap<PathBuf, Vec<String>>,
+    absent: BTreeSet<PathBuf>,
 }
 
 impl SourceMap {
@@ -100,9 +109,18 @@ impl SourceMap {
         Self::default()
     }
 
-    /// Registers a file's text and returns its id.
+    /// Registers a file's text, as read from `path`, and returns its id.
     pub fn add(&mut self, name: impl Into<String>, path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> SourceId {
-        let text: Arc<str> = text.into();
+        self.push(name.into(), path.into(), text.into(), false)
+    }
+
+    /// Registers a file built into Skipper (the stdlib): not an input on disk.
+    pub fn add_embedded(&mut self, name: impl Into<String>, text: impl Into<Arc<str>>) -> SourceId {
+        let name = name.into();
+        self.push(name.clone(), PathBuf::from(name), text.into(), true)
+    }
+
+    fn push(&mut self, name: String, path: PathBuf, text: Arc<str>, embedded: bool) -> SourceId {
         let mut line_starts = vec![0u32];
         line_starts.extend(
             text.bytes()
@@ -110,13 +128,39 @@ impl SourceMap {
                 .filter(|&(_, b)| b == b'\n')
                 .map(|(i, _)| i as u32 + 1),
         );
+        let id = SourceId(self.files.len() as u32);
+        self.by_path.entry(path.clone()).or_insert(id);
         self.files.push(SourceFile {
-            name: name.into(),
-            path: path.into(),
+            name,
+            path,
             text,
+            embedded,
             line_starts,
         });
-        SourceId(self.files.len() as u32 - 1)
+        id
+    }
+
+    /// Lists a directory for the compiler (sorted paths), remembering what it held:
+    /// each entry's name, with `/` after directories (symbolic links followed).
+    pub fn list_dir(&mut self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let (paths, names) = read_listing(dir)?;
+        self.listings.insert(dir.to_path_buf(), names);
+        Ok(paths)
+    }
+
+    /// Remembers that the compiler looked for `path` and found nothing there.
+    pub fn note_absent(&mut self, path: &Path) {
+        self.absent.insert(path.to_path_buf());
+    }
+
+    /// The directories the compilation listed, with what each held.
+    pub fn listings(&self) -> &BTreeMap<PathBuf, Vec<String>> {
+        &self.listings
+    }
+
+    /// The paths the compilation looked for and did not find.
+    pub fn absent(&self) -> &BTreeSet<PathBuf> {
+        &self.absent
     }
 
     pub fn get(&self, id: SourceId) -> &SourceFile {
@@ -125,10 +169,7 @@ impl SourceMap {
 
     /// Looks a file up by the path it was read from.
     pub fn find(&self, path: &Path) -> Option<SourceId> {
-        self.files
-            .iter()
-            .position(|f| f.path == path)
-            .map(|i| SourceId(i as u32))
+        self.by_path.get(path).copied()
     }
 
     pub fn text(&self, span: Span) -> &str {
@@ -139,4 +180,25 @@ impl SourceMap {
     pub fn iter(&self) -> impl Iterator<Item = (SourceId, &SourceFile)> {
         self.files.iter().enumerate().map(|(i, f)| (SourceId(i as u32), f))
     }
+}
+
+/// A directory's entries: their paths, sorted, and their names as a listing records them
+/// (`/` after a directory). Shared by [`SourceMap::list_dir`] and by whoever checks later
+/// that a listing is unchanged, so both describe a directory the same way.
+pub fn read_listing(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<String>)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    paths.sort();
+    let names = paths
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if p.is_dir() { name + "/" } else { name }
+        })
+        .collect();
+    Ok((paths, names))
 }

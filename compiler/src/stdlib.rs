@@ -6,7 +6,6 @@ use crate::diag::Diagnostics;
 use crate::manifest::{CLASS_KEYS, ClassDecl, SETTINGS_KEYS, Settings, decode_class, decode_settings};
 use crate::source::SourceMap;
 use crate::yaml;
-use std::path::PathBuf;
 
 pub const DEFAULTS_YAML: &str = include_str!("../../stdlib/defaults.yaml");
 /// How stdlib files are named in diagnostics.
@@ -28,7 +27,7 @@ impl Stdlib {
     /// Reads the built-in stdlib. Problems are reported like any other file's, so a
     /// broken stdlib shows up in the test suite with a precise span.
     pub fn load(sources: &mut SourceMap, diags: &mut Diagnostics) -> Stdlib {
-        let id = sources.add(STDLIB_NAME, PathBuf::from(STDLIB_NAME), DEFAULTS_YAML);
+        let id = sources.add_embedded(STDLIB_NAME, DEFAULTS_YAML);
         let mut stdlib = Stdlib {
             hash: stdlib_hash(),
             ..Stdlib::default()

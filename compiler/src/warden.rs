@@ -248,7 +248,7 @@ fn load_user_policies(
     let path = base.join(relative);
     let mut files = Vec::new();
     if path.is_dir() {
-        collect_rego(&path, &mut files);
+        collect_rego(&path, &mut files, sources);
         if files.is_empty() {
             diags.push(
                 Diagnostic::warning("skipper::no-policies", format!("`{entry}` holds no `.rego` file"))
@@ -301,12 +301,11 @@ fn load_user_policies(
     }
 }
 
-fn collect_rego(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
+fn collect_rego(dir: &Path, out: &mut Vec<PathBuf>, sources: &mut SourceMap) {
+    let Ok(entries) = sources.list_dir(dir) else { return };
+    for path in entries {
         if path.is_dir() {
-            collect_rego(&path, out);
+            collect_rego(&path, out, sources);
         } else if path.extension().is_some_and(|e| e == "rego") {
             out.push(path);
         }

@@ -18,17 +18,19 @@ pub struct CapabilityLoader<'a> {
 
 /// The documents a `source:` names, oldest first: the file itself, or in a directory the
 /// one `*.ikanos.yml`, or every `<version>.ikanos.yml` in semver order. Each with the
-/// version its file name carries.
-pub fn list_documents(dir_or_file: &Path) -> Result<Vec<(Option<String>, PathBuf)>, String> {
+/// version its file name carries. A directory's listing is remembered in `sources`.
+pub fn list_documents(dir_or_file: &Path, sources: &mut SourceMap) -> Result<Vec<(Option<String>, PathBuf)>, String> {
     if dir_or_file.is_file() {
         return Ok(vec![(version_of(dir_or_file), dir_or_file.to_path_buf())]);
     }
     if !dir_or_file.is_dir() {
         return Err("no such file or directory".into());
     }
-    let entries = std::fs::read_dir(dir_or_file).map_err(|e| format!("cannot read the directory: {e}"))?;
+    let entries = sources
+        .list_dir(dir_or_file)
+        .map_err(|e| format!("cannot read the directory: {e}"))?;
     let mut docs: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .into_iter()
         .filter(|p| {
             p.is_file()
                 && p.file_name()
