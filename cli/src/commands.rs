@@ -5,10 +5,12 @@ use crate::terminal::MessageFormat;
 use crate::terminal::{Terminal, display_path};
 use crate::{Command, GraphFormat, INTERNAL_ERROR, TestSuite, USER_ERROR};
 use serde_json::json;
+use skipper_compiler::diag::Severity;
 use skipper_compiler::pinning::{Refresh, promote};
-use skipper_compiler::{CompileOptions, Compiled, compile_with};
+use skipper_compiler::{Compilation, CompileOptions, Compiled, compile_with};
 use skipper_driver::diff::{Side, diff as diff_trees, materialize, render_human, render_json};
-use skipper_driver::{BuildError, BuildOptions};
+use skipper_driver::fresh::{self, Request};
+use skipper_driver::{BuildError, BuildOptions, BuildReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -64,6 +66,21 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
         _ => CompileOptions::default(),
     };
     let mut timings = skipper_driver::Timings::from_env();
+    if let Command::Build {
+        environments,
+        out,
+        locked,
+        force: false,
+        ..
+    } = command
+    {
+        let request = Request::new(&cx.manifest, &build_options(cx, environments, out.as_ref()), *locked);
+        if let Some(report) = fresh::up_to_date(&request) {
+            timings.phase("up-to-date check");
+            return built(cx, &report, None);
+        }
+        timings.phase("up-to-date check (a build is needed)");
+    }
     let mut compilation = compile_with(&cx.manifest, &options);
     timings.phase("compile");
     if matches!(command, Command::Build { .. } | Command::Check { .. }) {
@@ -102,7 +119,18 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Command::Build { environments, out, .. } => build(cx, compiled, environments, out.as_ref()),
+        Command::Build {
+            environments,
+            out,
+            locked,
+            ..
+        } => build(
+            cx,
+            &compilation,
+            compiled,
+            build_options(cx, environments, out.as_ref()),
+            *locked,
+        ),
         Command::Lock { update } => {
             if let Some(capability) = update.as_ref().filter(|c| compiled.manifest.capability(c).is_none()) {
                 cx.terminal.error(&format!("unknown capability `{capability}`"));
@@ -153,35 +181,65 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
     }
 }
 
-fn build(cx: &Context, compiled: &Compiled, environments: &[String], out: Option<&PathBuf>) -> ExitCode {
-    let progress = BuildProgress::new(cx.terminal.format == MessageFormat::Human && !cx.terminal.quiet);
-    let options = BuildOptions {
+/// The driver's options for `skipper build [--env E] [--out DIR]`.
+fn build_options(cx: &Context, environments: &[String], out: Option<&PathBuf>) -> BuildOptions {
+    BuildOptions {
         out: out.map(|o| cx.cwd.join(o)),
         environments: environments.to_vec(),
-        progress: progress.hook(),
         ..BuildOptions::default()
-    };
+    }
+}
+
+fn build(
+    cx: &Context,
+    compilation: &Compilation,
+    compiled: &Compiled,
+    mut options: BuildOptions,
+    locked: bool,
+) -> ExitCode {
+    let request = Request::new(&cx.manifest, &options, locked);
+    let progress = BuildProgress::new(cx.terminal.format == MessageFormat::Human && !cx.terminal.quiet);
+    options.progress = progress.hook();
     let result = skipper_driver::build(compiled, &options);
     progress.finish();
     match result {
         Ok(report) => {
-            let out = display_path(&report.out, &cx.cwd);
-            cx.terminal.done(
-                &format!(
-                    "Built `{}`: {} units ({} rendered, {} reused), {} files in {out}",
-                    compiled.fleet.name,
-                    report.rendered.len() + report.reused.len(),
-                    report.rendered.len(),
-                    report.reused.len(),
-                    report.files,
-                ),
-                &[],
-                json!({"reason": "finished", "success": true, "out": out, "rendered": report.rendered, "reused": report.reused.len(), "files": report.files}),
-            );
-            ExitCode::SUCCESS
+            // Only a build without warnings may be skipped next time: one with warnings
+            // runs again, so that they are printed again. A record that cannot be
+            // written only costs the next build its shortcut.
+            let warned = compilation.diagnostics.iter().any(|d| d.severity == Severity::Warning);
+            if warned || fresh::remember(&request, &compilation.sources, compiled, &report).is_err() {
+                fresh::forget(&request);
+            }
+            built(cx, &report, Some(&compiled.fleet.name))
         }
         Err(e) => failed(cx, &e),
     }
+}
+
+/// Reports a finished build: `fleet` is `None` when the previous output was up to date
+/// (nothing was compiled, so the fleet's name is not known).
+fn built(cx: &Context, report: &BuildReport, fleet: Option<&str>) -> ExitCode {
+    let out = display_path(&report.out, &cx.cwd);
+    let sentence = match fleet {
+        Some(fleet) => format!(
+            "Built `{fleet}`: {} units ({} rendered, {} reused), {} files in {out}",
+            report.units,
+            report.rendered.len(),
+            report.reused.len(),
+            report.files,
+        ),
+        None => format!(
+            "Up to date: {} units, {} files in {out} (nothing changed since the last build; --force rebuilds)",
+            report.units, report.files,
+        ),
+    };
+    cx.terminal.done(
+        &sentence,
+        &[],
+        json!({"reason": "finished", "success": true, "out": out, "up_to_date": report.up_to_date, "units": report.units, "rendered": report.rendered, "reused": report.reused.len(), "files": report.files}),
+    );
+    ExitCode::SUCCESS
 }
 
 /// Writes `lock` beside the manifest (when it changed) and prints what changed.

@@ -54,6 +54,10 @@ pub enum Command {
         /// CI mode: fail unless naftiko.fleet.lock exists, is up to date and matches the files
         #[arg(long)]
         locked: bool,
+        /// Build even if nothing changed since the last build: compile, check every store
+        /// entry used against its hashes and rewrite the output directory
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         output: OutputArg,
     },

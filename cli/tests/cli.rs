@@ -138,3 +138,52 @@ fn an_unwritable_output_is_an_internal_error_not_a_panic() {
     assert!(stderr.starts_with("error: cannot "), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_rebuild_with_nothing_changed_stops_at_the_up_to_date_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let stderr = |args: &[&str]| {
+        let run = skipper(&fleet, args);
+        let text = String::from_utf8_lossy(&run.stderr).to_string();
+        assert_eq!(run.status.code(), Some(0), "{text}");
+        text
+    };
+    assert!(stderr(&["build"]).contains("160 units (160 rendered, 0 reused)"));
+    let index = std::fs::read(fleet.join("rendered/skipper.index.json")).unwrap();
+    let again = stderr(&["build"]);
+    assert!(again.contains("Up to date: 160 units"), "{again}");
+    // --force compiles and rewrites the tree, from the store.
+    assert!(stderr(&["build", "--force"]).contains("160 units (0 rendered, 160 reused)"));
+    assert_eq!(index, std::fs::read(fleet.join("rendered/skipper.index.json")).unwrap());
+    let json = String::from_utf8_lossy(&skipper(&fleet, &["build", "--output", "json"]).stdout).to_string();
+    assert!(json.contains("\"up_to_date\":true"), "{json}");
+    // An edit is seen at once.
+    let document = fleet.join("capabilities/voyages/voyages.ikanos.yml");
+    let text = std::fs::read_to_string(&document).unwrap();
+    std::fs::write(&document, text.replace("port: 3002", "port: 3003")).unwrap();
+    let rebuilt = stderr(&["build"]);
+    assert!(
+        rebuilt.contains("Built `shipyard`") && !rebuilt.contains(" 0 rendered"),
+        "{rebuilt}"
+    );
+}
+
+#[test]
+fn a_build_with_warnings_is_never_skipped_so_they_are_printed_every_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let manifest = fleet.join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let signing = text.lines().find(|l| l.trim_start().starts_with("signing:")).unwrap();
+    std::fs::write(&manifest, text.replace(&format!("{signing}\n"), "")).unwrap();
+    for _ in 0..2 {
+        let run = skipper(&fleet, &["build"]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains("unsigned-bundles") && stderr.contains("Built `shipyard`"),
+            "{stderr}"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! The driver owns the file system side of a build; the compiler and targets stay pure.
 
 pub mod diff;
+pub mod fresh;
 pub mod init;
 mod output;
 mod plan;
@@ -65,7 +66,12 @@ pub struct BuildReport {
     pub rendered: Vec<String>,
     /// Units taken from the store unchanged, by id.
     pub reused: Vec<String>,
+    /// Units in the build (rendered, reused, or left in place by an up-to-date build).
+    pub units: usize,
     pub files: usize,
+    /// Nothing the previous build read had changed: its output was left as it was
+    /// (see [`fresh`]).
+    pub up_to_date: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +143,7 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     timings.phase("plan (derivations)");
     let mut report = BuildReport {
         out: out.clone(),
+        units: units.len(),
         ..BuildReport::default()
     };
     let mut tree = Tree::default();

@@ -100,17 +100,29 @@ impl Tree {
     }
 }
 
-/// Writes `tree` and its index to `out`, replacing what was there in one atomic step.
-pub fn write_atomically(out: &Path, tree: &Tree, index: &Index) -> Result<(), BuildError> {
+/// The directory the output sits in, and the prefix of the temporaries a build puts there.
+fn beside(out: &Path) -> (&Path, String) {
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| BuildError::io("create the output's parent", parent, e))?;
     let name = out
         .file_name()
         .map_or_else(|| "rendered".into(), |n| n.to_string_lossy().to_string());
-    let tmp_prefix = format!(".{name}.tmp-");
+    (parent, format!(".{name}.tmp-"))
+}
+
+/// Removes what interrupted builds left beside the output (an up-to-date build writes
+/// nothing, but still tidies up).
+pub fn remove_temporaries_beside(out: &Path) {
+    let (parent, tmp_prefix) = beside(out);
+    remove_stale_temporaries(parent, &tmp_prefix);
+}
+
+/// Writes `tree` and its index to `out`, replacing what was there in one atomic step.
+pub fn write_atomically(out: &Path, tree: &Tree, index: &Index) -> Result<(), BuildError> {
+    let (parent, tmp_prefix) = beside(out);
+    fs::create_dir_all(parent).map_err(|e| BuildError::io("create the output's parent", parent, e))?;
     recover_previous_output(parent, out, &tmp_prefix);
     remove_stale_temporaries(parent, &tmp_prefix);
     let tmp = parent.join(format!("{tmp_prefix}{}", std::process::id()));
