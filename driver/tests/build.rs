@@ -257,3 +257,42 @@ fn a_directory_skipper_did_not_write_is_never_replaced() {
     .unwrap();
     assert!(empty.join("skipper.index.json").exists());
 }
+
+#[test]
+fn a_rebuild_keeps_unchanged_files_as_links_and_rewrites_changed_or_edited_ones() {
+    use std::os::unix::fs::MetadataExt;
+    let fleet = example_copy();
+    let out = fleet.path().join("rendered");
+    build_fleet(fleet.path(), &BuildOptions::default());
+    let inode = |path: &str| std::fs::metadata(out.join(path)).unwrap().ino();
+    let (kept, changed, edited) = (
+        "dev/registry/deployment.yaml",
+        "dev/voyages/deployment.yaml",
+        "dev/dockyard/deployment.yaml",
+    );
+    let before = (inode(kept), inode(changed), inode(edited));
+    let pristine = std::fs::read(out.join(edited)).unwrap();
+    // A hand edit in place: same length, different bytes.
+    let mut scribbled = pristine.clone();
+    scribbled[0] = if pristine[0] == b'#' { b'%' } else { b'#' };
+    std::fs::write(out.join(edited), &scribbled).unwrap();
+    let doc = fleet.path().join("capabilities/voyages/voyages.ikanos.yml");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(&doc, text.replace("port: 3002", "port: 3003")).unwrap();
+
+    build_fleet(fleet.path(), &BuildOptions::default());
+    assert_eq!(inode(kept), before.0, "an unchanged file is the same file");
+    assert_ne!(inode(changed), before.1, "a changed file is a new file");
+    assert_ne!(inode(edited), before.2, "an edited file is written again");
+    assert_eq!(std::fs::read(out.join(edited)).unwrap(), pristine);
+    assert!(
+        std::fs::read_to_string(out.join(changed)).unwrap().contains("3003"),
+        "the new port is rendered"
+    );
+    let entries = std::fs::read_dir(fleet.path()).unwrap();
+    let leftovers: Vec<_> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".rendered"))
+        .collect();
+    assert!(leftovers.is_empty(), "the previous tree is gone: {leftovers:?}");
+}
