@@ -23,9 +23,16 @@ pub struct Sample {
     pub files: usize,
     pub bytes: u64,
     pub cold: Run,
+    /// `skipper build` with nothing changed: the up-to-date check.
     pub noop: Run,
+    /// `skipper build --force` with nothing changed: compile, every unit from the store,
+    /// the tree rewritten.
+    pub noop_forced: Run,
     pub one_change: Run,
-    pub one_change_units: usize,
+    /// Units re-rendered after one capability's document changed: its own, and the
+    /// fleet-wide units that read it (by id, `<tree>/<dir>/<target>`).
+    pub one_change_own: usize,
+    pub one_change_fleet: Vec<String>,
     pub kustomize: Option<Duration>,
     pub kustomize_objects: usize,
     pub floor: Duration,
@@ -67,21 +74,25 @@ pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), S
             time: elapsed,
             peak_rss_kib,
         },
-        String::from_utf8_lossy(&output.stderr).to_string(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
     ))
 }
 
-/// `Built `x`: 12012 units (120 rendered, 11892 reused), …` → (units, rendered).
-fn units_of(summary: &str) -> (usize, usize) {
-    let number_before = |word: &str| -> usize {
-        summary
-            .split(word)
-            .next()
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).rfind(|s| !s.is_empty()))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    (number_before(" units"), number_before(" rendered"))
+/// The last line of `skipper build --output json`: the build's result.
+fn finished(stdout: &str) -> Result<serde_json::Value, String> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "finished")
+        .ok_or_else(|| format!("no result from skipper build:\n{stdout}"))
+}
+
+fn rendered_units(result: &serde_json::Value) -> Vec<String> {
+    result["rendered"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 fn tree_size(dir: &Path) -> (usize, u64) {
@@ -109,14 +120,18 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
     let dir = tmp.path();
     generate::fleet(dir, n).map_err(|e| e.to_string())?;
 
-    // The cold build prints nothing (--quiet): the no-op rebuild's summary counts units.
+    // Results are read from `--output json`'s last line.
     let (cold, _) = run(dir, skipper, &["build", "--quiet"])?;
-    let (noop, noop_summary) = run(dir, skipper, &["build"])?;
-    let (units, noop_rendered) = units_of(&noop_summary);
-    if noop_rendered != 0 {
-        return Err(format!(
-            "a no-op rebuild rendered {noop_rendered} units: {noop_summary}"
-        ));
+    let (noop, noop_out) = run(dir, skipper, &["build", "--output", "json"])?;
+    let noop_result = finished(&noop_out)?;
+    if noop_result["up_to_date"] != true {
+        return Err(format!("a no-op rebuild was not up to date: {noop_result}"));
+    }
+    let units = noop_result["units"].as_u64().unwrap_or(0) as usize;
+    let (noop_forced, forced_out) = run(dir, skipper, &["build", "--force", "--output", "json"])?;
+    let forced = rendered_units(&finished(&forced_out)?);
+    if !forced.is_empty() {
+        return Err(format!("a forced no-op rebuild rendered {} units", forced.len()));
     }
     let rendered = dir.join("rendered");
     let (files, bytes) = tree_size(&rendered);
@@ -163,10 +178,22 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
         (None, 0)
     };
 
-    // One capability changes: only its units should render.
-    generate::change_one(dir, n).map_err(|e| e.to_string())?;
-    let (one_change, change_summary) = run(dir, skipper, &["build"])?;
-    let (_, one_change_units) = units_of(&change_summary);
+    // One capability changes: its units render, and the fleet-wide units that read it;
+    // another capability's unit rendering would be a bug.
+    let changed = generate::change_one(dir, n).map_err(|e| e.to_string())?;
+    let (one_change, change_out) = run(dir, skipper, &["build", "--output", "json"])?;
+    let (own, others): (Vec<String>, Vec<String>) = rendered_units(&finished(&change_out)?)
+        .into_iter()
+        .partition(|id| id.split('/').rev().nth(1) == Some(changed.as_str()));
+    let capability_dirs: Vec<&String> = others
+        .iter()
+        .filter(|id| !matches!(id.split('/').rev().nth(1), Some("fleet" | "warden" | "gitops")))
+        .collect();
+    if !capability_dirs.is_empty() {
+        return Err(format!(
+            "changing `{changed}` re-rendered other capabilities' units: {capability_dirs:?}"
+        ));
+    }
 
     Ok(Sample {
         capabilities: n,
@@ -175,8 +202,10 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
         bytes,
         cold,
         noop,
+        noop_forced,
         one_change,
-        one_change_units,
+        one_change_own: own.len(),
+        one_change_fleet: others,
         kustomize,
         kustomize_objects,
         floor,

@@ -1,4 +1,5 @@
-//! `skipper-bench`: measurements on generated fleets, printed as a table.
+//! `skipper-bench`: measurements on generated fleets, printed as a table (the
+//! criterion micro-benchmarks of the compiler's stages are `benches/micro.rs`).
 //!
 //!     cargo build --release -p skipper -p skipper-bench
 //!     target/release/skipper-bench build [SIZES] [--kustomize-up-to N]
@@ -14,10 +15,10 @@
 //! `skipper diff` between the two trees — checking that only that capability appears.
 
 mod build;
-mod generate;
 mod kustomize;
 mod report;
 
+use skipper_bench::generate;
 use skipper_driver::diff::{Snapshot, diff, render_human};
 use skipper_driver::{BuildOptions, build};
 use std::path::Path;

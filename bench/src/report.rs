@@ -35,13 +35,14 @@ pub fn machine() -> serde_json::Value {
 
 pub fn print(samples: &[Sample]) {
     println!(
-        "{:>6} {:>7} {:>7} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9} {:>10} {:>11} {:>8}",
+        "{:>6} {:>7} {:>7} {:>9} {:>10} {:>9} {:>10} {:>11} {:>11} {:>9} {:>10} {:>11} {:>8}",
         "caps",
         "units",
         "files",
         "MB",
         "cold ms",
         "no-op ms",
+        "forced ms",
         "1-change ms",
         "(units)",
         "floor ms",
@@ -51,21 +52,29 @@ pub fn print(samples: &[Sample]) {
     );
     for s in samples {
         println!(
-            "{:>6} {:>7} {:>7} {:>9.1} {:>10.1} {:>9.1} {:>11.1} {:>11} {:>9.1} {:>10} {:>11} {:>8}",
+            "{:>6} {:>7} {:>7} {:>9.1} {:>10.1} {:>9.1} {:>10.1} {:>11.1} {:>11} {:>9.1} {:>10} {:>11} {:>8}",
             s.capabilities,
             s.units,
             s.files,
             s.bytes as f64 / 1e6,
             ms(s.cold.time),
             ms(s.noop.time),
+            ms(s.noop_forced.time),
             ms(s.one_change.time),
-            s.one_change_units,
+            format!("{}+{}", s.one_change_own, s.one_change_fleet.len()),
             ms(s.floor),
             mib(&s.cold).map_or("-".into(), |m| format!("{m:.1}")),
             s.kustomize.map_or("-".into(), |k| format!("{:.1} s", k.as_secs_f64())),
             s.kustomize
                 .map_or("-".into(), |k| format!("{:.1}", ratio(k, s.cold.time))),
         );
+    }
+    println!(
+        "no-op: the up-to-date check; forced: `build --force`, compile, every unit from the store, tree rewritten"
+    );
+    println!("(units): re-rendered after one capability changed, its own + fleet-wide units that read it");
+    for s in samples {
+        println!("  at {}: fleet-wide {:?}", s.capabilities, s.one_change_fleet);
     }
     println!(
         "cold / floor: {}",
@@ -91,8 +100,11 @@ pub fn json(samples: &[Sample]) -> serde_json::Value {
                 "cold_peak_rss_mib": mib(&s.cold),
                 "noop_ms": ms(s.noop.time),
                 "noop_peak_rss_mib": mib(&s.noop),
+                "noop_forced_ms": ms(s.noop_forced.time),
+                "noop_forced_peak_rss_mib": mib(&s.noop_forced),
                 "one_change_ms": ms(s.one_change.time),
-                "one_change_units": s.one_change_units,
+                "one_change_own_units": s.one_change_own,
+                "one_change_fleet_units": s.one_change_fleet,
                 "floor_cp_ms": ms(s.floor),
                 "cold_over_floor": ratio(s.cold.time, s.floor),
                 "kustomize_ms": s.kustomize.map(ms),

@@ -198,6 +198,14 @@ pub enum GraphFormat {
 }
 
 fn main() -> ExitCode {
+    // Like cat or grep, end quietly when whoever reads our output goes away
+    // (`skipper graph | head`): Rust ignores SIGPIPE, which turns that into a panic
+    // on the next print.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // Generated from the same definition as the parser, so they never go stale.
     match &cli.command {
