@@ -11,6 +11,9 @@
 //! `--kustomize-up-to`, default 1000 capabilities: it takes minutes), and the floor,
 //! `cp -r` of the rendered tree. Prints a table and writes `bench/results.json`.
 //!
+//! `generate CAPABILITIES DIR`: writes the generated fleet into `DIR`, to profile a
+//! build by hand (`SKIPPER_TRACE_TIMINGS=1 skipper build`).
+//!
 //! `diff`: builds a generated fleet, changes one capability, builds again, and times
 //! `skipper diff` between the two trees — checking that only that capability appears.
 
@@ -31,8 +34,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("diff") => diff_benchmark(n),
         Some("build") | None => build_benchmark(&args),
+        Some("generate") => match args.get(2) {
+            Some(dir) => generate::fleet(Path::new(dir), n).map_err(|e| format!("cannot write the fleet: {e}")),
+            None => Err("usage: skipper-bench generate CAPABILITIES DIR".into()),
+        },
         Some(other) => Err(format!(
-            "unknown benchmark `{other}` (try `build [SIZES] [--kustomize-up-to N]` or `diff [CAPABILITIES]`)"
+            "unknown benchmark `{other}` (try `build [SIZES] [--kustomize-up-to N]`, `diff [CAPABILITIES]` \
+             or `generate CAPABILITIES DIR`)"
         )),
     };
     match result {

@@ -19,7 +19,7 @@
 //! - `rendered/` is absent (first builds only), or byte for byte the complete `old` tree,
 //!   or the complete `new` one: the same set of files, index included, never a mixture,
 //!   no temporary directory inside; the index's recorded hashes match the files;
-//! - the store holds no damaged entry: every entry not named `.tmp-…` has its metadata
+//! - the store holds no damaged entry: every entry not named `.tmp-…` (a tar) has its metadata first
 //!   and exactly the files it records, each matching its recorded hash;
 //! - temporaries (`.rendered.tmp-<pid>`, `.skipper/store/.tmp-<pid>-…`) are only ever
 //!   beside the tree, and the next build removes them;
@@ -176,28 +176,45 @@ fn damaged_store_entries(store: &Path) -> Vec<String> {
     damaged
 }
 
-fn entry_verifies(dir: &Path) -> bool {
-    let Ok(meta) = std::fs::read(dir.join(".skipper-unit.json")) else {
+/// An entry (a tar: `.skipper-unit.json`, then exactly the files it records, in order)
+/// read with the tar crate, not the driver's code.
+fn entry_verifies(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
         return false;
     };
-    let Ok(meta) = serde_json::from_slice::<serde_json::Value>(&meta) else {
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let Ok(entries) = archive.entries() else {
+        return false;
+    };
+    let mut members = Vec::new();
+    for entry in entries {
+        let Ok(mut entry) = entry else {
+            return false;
+        };
+        let path = entry
+            .path()
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut data = Vec::new();
+        if std::io::Read::read_to_end(&mut entry, &mut data).is_err() {
+            return false;
+        }
+        members.push((path, data));
+    }
+    let Some((first, meta)) = members.first() else {
+        return false;
+    };
+    let Ok(meta) = serde_json::from_slice::<serde_json::Value>(meta) else {
         return false;
     };
     let Some(records) = meta["files"].as_array() else {
         return false;
     };
-    let mut on_disk = read_tree(dir);
-    on_disk.remove(".skipper-unit.json");
-    let recorded: BTreeSet<&str> = records.iter().filter_map(|r| r["path"].as_str()).collect();
-    if recorded != on_disk.keys().map(String::as_str).collect() {
-        return false;
-    }
-    records.iter().all(|r| {
-        let (Some(path), Some(hash)) = (r["path"].as_str(), r["blake3"].as_str()) else {
-            return false;
-        };
-        content_hash(&on_disk[path]) == hash
-    })
+    first == ".skipper-unit.json"
+        && records.len() == members.len() - 1
+        && records.iter().zip(&members[1..]).all(|(r, (path, data))| {
+            r["path"].as_str() == Some(path.as_str()) && r["blake3"].as_str() == Some(content_hash(data).as_str())
+        })
 }
 
 /// Temporaries of dead processes under `dir` whose names start with `prefix`. A

@@ -32,7 +32,7 @@ pub struct UnitRecord {
     pub capability: Option<String>,
     pub target: String,
     pub derivation: String,
-    /// Directory name in `.skipper/store/`.
+    /// The unit's entry in `.skipper/store/` (a file name).
     pub store: String,
 }
 

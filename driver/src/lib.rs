@@ -196,7 +196,7 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
                 capability: unit.capability.clone(),
                 target: unit.target.to_string(),
                 derivation: unit.derivation.clone(),
-                store: name,
+                store: format!("{name}{}", store::ENTRY_SUFFIX),
             },
         );
     }

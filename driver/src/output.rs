@@ -226,7 +226,12 @@ pub fn remove_stale_temporaries(dir: &Path, prefix: &str) {
         let alive =
             !pid.is_empty() && pid != std::process::id().to_string() && PathBuf::from(format!("/proc/{pid}")).exists();
         if !alive {
-            let _ = fs::remove_dir_all(entry.path());
+            // A temporary output tree is a directory, a temporary store entry a file.
+            let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(entry.path())
+            } else {
+                fs::remove_file(entry.path())
+            };
         }
     }
 }

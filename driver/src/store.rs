@@ -1,20 +1,27 @@
-//! The store: `.skipper/store/<derivation>-<name>/`, one immutable directory per
+//! The store: `.skipper/store/<derivation>-<name>.tar`, one immutable entry per
 //! rendered unit, like `/nix/store`.
 //!
-//! An entry is written in a temporary directory and renamed into place in one step, so
-//! an interrupted build leaves either a complete entry or none. Each entry carries its
-//! derivation and the hash of every file (`.skipper-unit.json`); files are checked
-//! against those hashes whenever they are used, and an entry that fails is rebuilt.
+//! An entry is one file, a plain tar holding `.skipper-unit.json` (the full derivation
+//! and the hash of every file) and then the unit's files, in that order. One file and
+//! not a directory because creating files is most of what a cold build costs on a real
+//! disk: a directory per entry tripled it. The entry is written under a temporary name
+//! and renamed into place in one step, so an interrupted build leaves either a complete
+//! entry or none. Files are checked against their hashes whenever they are used, and an
+//! entry that fails is rebuilt. `tar -xf` shows what an entry holds.
 
 use crate::BuildError;
 use serde::{Deserialize, Serialize};
 use skipper_compiler::derivation::content_hash;
 use skipper_compiler::target::Artifact;
 use std::fs;
+use std::io::Read;
 use std::path::PathBuf;
 
-/// The metadata file inside each entry.
+/// The metadata file, first in each entry.
 pub const UNIT_META: &str = ".skipper-unit.json";
+
+/// The extension of an entry's file.
+pub const ENTRY_SUFFIX: &str = ".tar";
 
 #[derive(Serialize)]
 struct Meta {
@@ -59,15 +66,33 @@ impl Store {
         Ok(Store { root })
     }
 
+    /// The entry's file in the store.
+    fn entry_path(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}{ENTRY_SUFFIX}"))
+    }
+
     /// Reads a stored unit, verifying every file. `None` when the entry is missing or
     /// damaged (then it is rebuilt).
     pub fn get(&self, name: &str) -> Option<Vec<StoredFile>> {
-        let dir = self.root.join(name);
-        let meta: MetaFiles = serde_json::from_slice(&fs::read(dir.join(UNIT_META)).ok()?).ok()?;
+        let bytes = fs::read(self.entry_path(name)).ok()?;
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut entries = archive.entries().ok()?;
+        let mut next = || -> Option<(String, Vec<u8>)> {
+            let mut entry = entries.next()?.ok()?;
+            let path = entry.path().ok()?.to_str()?.to_string();
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut data).ok()?;
+            Some((path, data))
+        };
+        let (path, meta) = next()?;
+        if path != UNIT_META {
+            return None;
+        }
+        let meta: MetaFiles = serde_json::from_slice(&meta).ok()?;
         let mut files = Vec::with_capacity(meta.files.len());
         for f in meta.files {
-            let bytes = fs::read(dir.join(&f.path)).ok()?;
-            if content_hash(&bytes) != f.blake3 {
+            let (path, bytes) = next()?;
+            if path != f.path || content_hash(&bytes) != f.blake3 {
                 return None;
             }
             files.push(StoredFile {
@@ -77,7 +102,8 @@ impl Store {
                 kubernetes: f.kubernetes,
             });
         }
-        Some(files)
+        // Exactly the recorded files: anything more is damage too.
+        next().is_none().then_some(files)
     }
 
     /// Stores a freshly rendered unit and returns its files as stored.
@@ -87,27 +113,17 @@ impl Store {
         derivation: serde_json::Value,
         artifacts: Vec<Artifact>,
     ) -> Result<Vec<StoredFile>, BuildError> {
-        let tmp = self.root.join(format!(".tmp-{}-{name}", std::process::id()));
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary store entry", &tmp, e))?;
-        }
         // A unit may render no file at all (a rolling capability has no Rollout); its
         // entry still records that, so it is not rendered again.
-        fs::create_dir_all(&tmp).map_err(|e| BuildError::io("create a store entry", &tmp, e))?;
-        let mut files = Vec::with_capacity(artifacts.len());
-        for artifact in artifacts {
-            let path = tmp.join(&artifact.path);
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(|e| BuildError::io("create a store directory", parent, e))?;
-            }
-            fs::write(&path, &artifact.bytes).map_err(|e| BuildError::io("write to the store", &path, e))?;
-            files.push(StoredFile {
+        let files: Vec<StoredFile> = artifacts
+            .into_iter()
+            .map(|artifact| StoredFile {
                 blake3: content_hash(&artifact.bytes),
                 path: artifact.path,
                 bytes: artifact.bytes,
                 kubernetes: artifact.kubernetes,
-            });
-        }
+            })
+            .collect();
         let meta = Meta {
             derivation,
             files: files
@@ -120,12 +136,15 @@ impl Store {
                 .collect(),
         };
         let meta_json = serde_json::to_vec(&meta).map_err(|e| BuildError::Internal(e.to_string()))?;
-        fs::write(tmp.join(UNIT_META), meta_json).map_err(|e| BuildError::io("write to the store", &tmp, e))?;
-        let dest = self.root.join(name);
-        if dest.exists() {
-            // A damaged entry under the same name: replace it.
-            fs::remove_dir_all(&dest).map_err(|e| BuildError::io("replace a damaged store entry", &dest, e))?;
-        }
+        let archive = archive(
+            std::iter::once((UNIT_META, meta_json.as_slice()))
+                .chain(files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice()))),
+        )
+        .map_err(|e| BuildError::Internal(format!("cannot archive the store entry `{name}`: {e}")))?;
+        let tmp = self.root.join(format!(".tmp-{}-{name}", std::process::id()));
+        fs::write(&tmp, archive).map_err(|e| BuildError::io("write to the store", &tmp, e))?;
+        let dest = self.entry_path(name);
+        // Renaming over an existing entry (a damaged one) replaces it in one step.
         fs::rename(&tmp, &dest).map_err(|e| BuildError::io("commit a store entry", &dest, e))?;
         Ok(files)
     }
@@ -135,4 +154,21 @@ impl Store {
     pub fn clean_temporaries(&self) {
         crate::output::remove_stale_temporaries(&self.root, ".tmp-");
     }
+}
+
+/// A deterministic tar of `files`, in order: no times, owners or modes of this machine,
+/// so two builds of the same unit store the same bytes.
+fn archive<'a>(files: impl Iterator<Item = (&'a str, &'a [u8])>) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        builder.append_data(&mut header, path, bytes)?;
+    }
+    builder.into_inner()
 }

@@ -141,10 +141,22 @@ fn a_damaged_store_entry_is_rebuilt_not_trusted() {
     let entry = std::fs::read_dir(&store)
         .unwrap()
         .flatten()
-        .find(|e| e.file_name().to_string_lossy().ends_with("-dev-registry-kubernetes"))
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with("-dev-registry-kubernetes.tar")
+        })
         .unwrap()
         .path();
-    std::fs::write(entry.join("deployment.yaml"), "tampered: true\n").unwrap();
+    // One byte of the stored Deployment changes; the archive itself stays well formed.
+    let bytes = std::fs::read(&entry).unwrap();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let at = text
+        .find("apiVersion: apps/v1")
+        .expect("the Deployment, stored as text");
+    let mut tampered = bytes.clone();
+    tampered[at + "apiVersion: apps/v".len()] = b'2';
+    std::fs::write(&entry, tampered).unwrap();
     let report = build_fleet(fleet.path(), &BuildOptions::default());
     assert_eq!(report.rendered, ["dev/registry/kubernetes"]);
     let deployment = std::fs::read_to_string(fleet.path().join("rendered/dev/registry/deployment.yaml")).unwrap();
