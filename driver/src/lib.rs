@@ -17,7 +17,7 @@ pub use plan::{Unit, plan};
 pub use store::Store;
 pub use timings::Timings;
 
-use output::{Tree, TreeFile};
+use output::{Staging, Tree, TreeFile};
 use rayon::prelude::*;
 use skipper_compiler::index::{FileRecord, INDEX_FILE, Index, UnitRecord};
 use skipper_compiler::pipeline::Compiled;
@@ -148,17 +148,33 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     };
     let mut tree = Tree::default();
     let mut records = BTreeMap::new();
+    let staging = Staging::begin(&out)?;
     // Units are independent (each is a pure function of its derivation, written under
-    // its own store name), so they are looked up, rendered and stored on every core.
-    // Results are collected in plan order and everything after this (the tree, the
-    // index, the first error reported) is decided sequentially in that order, so the
-    // output does not depend on scheduling.
+    // its own store name and its own output directory), so they are looked up,
+    // rendered, stored and written into the new tree on every core, and each unit's
+    // bytes are dropped once written. Results are collected in plan order and
+    // everything after this (the tree's records, the index, the first error reported)
+    // is decided sequentially in that order, so the output does not depend on
+    // scheduling.
     let renders = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let outcomes: Vec<Result<(Vec<store::StoredFile>, bool), BuildError>> = units
+    let outcomes: Vec<Result<(Vec<PlacedFile>, bool), BuildError>> = units
         .par_iter()
         .map(|unit| {
-            let outcome = fetch_or_render(&store, unit, options, &renders);
+            let outcome = fetch_or_render(&store, unit, options, &renders).and_then(|(files, rendered)| {
+                let placed = files
+                    .into_iter()
+                    .map(|file| {
+                        staging.write(&format!("{}/{}", unit.dir, file.path), &file.bytes)?;
+                        Ok(PlacedFile {
+                            path: file.path,
+                            blake3: file.blake3,
+                            kubernetes: file.kubernetes,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, BuildError>>()?;
+                Ok((placed, rendered))
+            });
             if let Some(Progress(tell)) = &options.progress {
                 tell(done.fetch_add(1, Ordering::Relaxed), units.len(), &unit.id);
             }
@@ -182,7 +198,6 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
             tree.insert(
                 format!("{}/{}", unit.dir, file.path),
                 TreeFile {
-                    bytes: file.bytes,
                     record,
                     kubernetes: file.kubernetes,
                 },
@@ -200,19 +215,19 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
             },
         );
     }
-    timings.phase("store and render");
+    timings.phase("render, store and write units");
     for env in &fleet.environments {
         if !options.environments.is_empty() && !options.environments.contains(&env.name) {
             continue;
         }
         let contexts = env.contexts(&fleet.name);
         for ctx in &contexts {
-            tree.lay_out(&ctx.dir())?;
+            tree.lay_out(&ctx.dir(), &staging)?;
         }
         if let Some(primary) = &env.primary_region {
             // A multi-region environment's directory builds its primary region; each
             // region's directory is a deploy root of its own (one cluster each).
-            tree.add_kustomization(&env.name, vec![primary.clone()])?;
+            tree.add_kustomization(&env.name, vec![primary.clone()], &staging)?;
         }
     }
     if !options.environments.is_empty() {
@@ -222,14 +237,21 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
             .map(|e| e.name.as_str())
             .filter(|e| !options.environments.iter().any(|s| s == e))
             .collect();
-        carry_over(&out, &kept, &mut tree, &mut records)?;
+        carry_over(&out, &kept, &mut tree, &mut records, &staging)?;
     }
     timings.phase("lay out");
     let index = tree.index(&fleet.name, records);
     report.files = tree.files.len();
-    output::write_atomically(&out, &tree, &index)?;
-    timings.phase("write the tree");
+    staging.commit(&index)?;
+    timings.phase("index and swap");
     Ok(report)
+}
+
+/// A unit's file once written into the new tree: what the index records of it.
+struct PlacedFile {
+    path: String,
+    blake3: String,
+    kubernetes: bool,
 }
 
 /// One unit's files: from the store when its derivation is there (`false`), else
@@ -284,6 +306,7 @@ fn carry_over(
     kept: &[&str],
     tree: &mut Tree,
     records: &mut BTreeMap<String, UnitRecord>,
+    staging: &Staging,
 ) -> Result<(), BuildError> {
     let index_path = out.join(INDEX_FILE);
     let Ok(text) = std::fs::read(&index_path) else {
@@ -304,10 +327,10 @@ fn carry_over(
                 file.display()
             )));
         }
+        staging.write(&path, &bytes)?;
         tree.insert(
             path,
             TreeFile {
-                bytes,
                 record,
                 kubernetes: false,
             },

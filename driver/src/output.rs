@@ -1,25 +1,26 @@
 //! The output tree: files of every unit placed under `<env>[/<region>]/<dir>/`, a
 //! `kustomization.yaml` in every directory, `skipper.index.json` at the top, written to
-//! a temporary directory and swapped into place in one step.
+//! a temporary directory as units finish and swapped into place in one step.
 
 use crate::BuildError;
-use rayon::prelude::*;
 use serde::Serialize;
 use skipper_compiler::derivation::content_hash;
 use skipper_compiler::emit::canonical_yaml;
 use skipper_compiler::index::{FileRecord, INDEX_FILE, Index};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// The output tree in memory, before it is written.
+/// What the output tree holds: each file's index record and whether kustomizations list
+/// it. The bytes are not kept: they go to the [`Staging`] directory as soon as a unit
+/// is ready, so a build never holds the whole tree in memory.
 #[derive(Default)]
 pub struct Tree {
     pub files: BTreeMap<String, TreeFile>,
 }
 
 pub struct TreeFile {
-    pub bytes: Vec<u8>,
     pub record: FileRecord,
     /// Listed by the directory's `kustomization.yaml`.
     pub kubernetes: bool,
@@ -35,7 +36,12 @@ impl Tree {
     }
 
     /// Adds a `kustomization.yaml` listing `resources` to `dir`.
-    pub fn add_kustomization(&mut self, dir: &str, resources: Vec<String>) -> Result<(), BuildError> {
+    pub fn add_kustomization(
+        &mut self,
+        dir: &str,
+        resources: Vec<String>,
+        staging: &Staging,
+    ) -> Result<(), BuildError> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Kustomization {
@@ -50,15 +56,16 @@ impl Tree {
         })
         .map_err(|e| BuildError::Internal(e.to_string()))?;
         let blake3 = content_hash(text.as_bytes());
+        let path = format!("{dir}/kustomization.yaml");
+        staging.write(&path, text.as_bytes())?;
         self.insert(
-            format!("{dir}/kustomization.yaml"),
+            path,
             TreeFile {
                 record: FileRecord {
                     unit: None,
                     derivation: blake3.clone(),
                     blake3,
                 },
-                bytes: text.into_bytes(),
                 kubernetes: false,
             },
         )
@@ -67,7 +74,7 @@ impl Tree {
     /// Kustomizations for one output tree (`dev`, or `prod/eu-west-1`): one per unit
     /// directory listing its Kubernetes files, and one for the tree listing those
     /// directories (fleet-wide first).
-    pub fn lay_out(&mut self, tree_dir: &str) -> Result<(), BuildError> {
+    pub fn lay_out(&mut self, tree_dir: &str, staging: &Staging) -> Result<(), BuildError> {
         let prefix = format!("{tree_dir}/");
         let mut by_dir: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (path, file) in &self.files {
@@ -84,9 +91,9 @@ impl Tree {
         let mut children: Vec<String> = by_dir.keys().cloned().collect();
         children.sort_by_key(|d| (d != "fleet", d.clone()));
         for (dir, files) in by_dir {
-            self.add_kustomization(&format!("{tree_dir}/{dir}"), files)?;
+            self.add_kustomization(&format!("{tree_dir}/{dir}"), files, staging)?;
         }
-        self.add_kustomization(tree_dir, children)
+        self.add_kustomization(tree_dir, children, staging)
     }
 
     pub fn index(&self, fleet: &str, units: BTreeMap<String, skipper_compiler::index::UnitRecord>) -> Index {
@@ -119,46 +126,74 @@ pub fn remove_temporaries_beside(out: &Path) {
     remove_stale_temporaries(parent, &tmp_prefix);
 }
 
-/// Writes `tree` and its index to `out`, replacing what was there in one atomic step.
-pub fn write_atomically(out: &Path, tree: &Tree, index: &Index) -> Result<(), BuildError> {
-    let (parent, tmp_prefix) = beside(out);
-    fs::create_dir_all(parent).map_err(|e| BuildError::io("create the output's parent", parent, e))?;
-    recover_previous_output(parent, out, &tmp_prefix);
-    remove_stale_temporaries(parent, &tmp_prefix);
-    let tmp = parent.join(format!("{tmp_prefix}{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary directory", &tmp, e))?;
+/// The new output tree, being written beside `out` (`.<name>.tmp-<pid>`). Files go in
+/// from any thread as units finish; [`Staging::commit`] adds the index and swaps the
+/// directory into place. Dropped without a commit (a build that failed) it is removed;
+/// a build that is killed leaves it for the next one to remove.
+pub struct Staging {
+    out: PathBuf,
+    tmp: PathBuf,
+    /// Directories already created, so each is made once.
+    dirs: Mutex<HashSet<PathBuf>>,
+    committed: bool,
+}
+
+impl Staging {
+    pub fn begin(out: &Path) -> Result<Staging, BuildError> {
+        let (parent, tmp_prefix) = beside(out);
+        fs::create_dir_all(parent).map_err(|e| BuildError::io("create the output's parent", parent, e))?;
+        recover_previous_output(parent, out, &tmp_prefix);
+        remove_stale_temporaries(parent, &tmp_prefix);
+        let tmp = parent.join(format!("{tmp_prefix}{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary directory", &tmp, e))?;
+        }
+        fs::create_dir(&tmp).map_err(|e| BuildError::io("create the output directory", &tmp, e))?;
+        Ok(Staging {
+            out: out.to_path_buf(),
+            tmp,
+            dirs: Mutex::new(HashSet::new()),
+            committed: false,
+        })
     }
-    let mut dirs = BTreeSet::new();
-    for path in tree.files.keys() {
-        let target = tmp.join(path);
+
+    /// Writes one file of the new tree (`path` relative to its top), or links the
+    /// previous tree's copy when the bytes are the same.
+    pub fn write(&self, path: &str, bytes: &[u8]) -> Result<(), BuildError> {
+        let target = self.tmp.join(path);
         if let Some(dir) = target.parent() {
-            if dirs.insert(dir.to_path_buf()) {
+            let made = |dirs: &Mutex<HashSet<PathBuf>>| dirs.lock().is_ok_and(|d| d.contains(dir));
+            if !made(&self.dirs) {
                 fs::create_dir_all(dir).map_err(|e| BuildError::io("create an output directory", dir, e))?;
+                if let Ok(mut dirs) = self.dirs.lock() {
+                    dirs.insert(dir.to_path_buf());
+                }
             }
         }
+        if link_unchanged(&self.out.join(path), bytes, &target) {
+            return Ok(());
+        }
+        fs::write(&target, bytes).map_err(|e| BuildError::io("write an output file", &target, e))
     }
-    // The directories exist; the files are independent, so they are written on every
-    // core. Nothing sees the temporary tree before the swap, so the order of writes
-    // does not matter; the error reported is the first in path order, as before.
-    let files: Vec<(&String, &TreeFile)> = tree.files.iter().collect();
-    let written: Vec<Result<(), BuildError>> = files
-        .par_iter()
-        .map(|(path, file)| {
-            let target = tmp.join(path);
-            if link_unchanged(&out.join(path), &file.bytes, &target) {
-                return Ok(());
-            }
-            fs::write(&target, &file.bytes).map_err(|e| BuildError::io("write an output file", &target, e))
-        })
-        .collect();
-    written.into_iter().collect::<Result<(), _>>()?;
-    let mut json = serde_json::to_string_pretty(index).map_err(|e| BuildError::Internal(e.to_string()))?;
-    json.push('\n');
-    let index_path = tmp.join(INDEX_FILE);
-    fs::create_dir_all(&tmp).map_err(|e| BuildError::io("create the output directory", &tmp, e))?;
-    fs::write(&index_path, json).map_err(|e| BuildError::io("write the index", &index_path, e))?;
-    swap_into_place(&tmp, out)
+
+    /// Adds the index and puts the tree in place of the previous one, in one step.
+    pub fn commit(mut self, index: &Index) -> Result<(), BuildError> {
+        let mut json = serde_json::to_string_pretty(index).map_err(|e| BuildError::Internal(e.to_string()))?;
+        json.push('\n');
+        let index_path = self.tmp.join(INDEX_FILE);
+        fs::write(&index_path, json).map_err(|e| BuildError::io("write the index", &index_path, e))?;
+        swap_into_place(&self.tmp, &self.out)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 /// Hard-links the previous tree's file `old` at `target` when it holds exactly `bytes`,
