@@ -106,9 +106,8 @@ impl FleetGraph {
                     continue;
                 }
                 let to = g.index[target];
-                if let (Some(port), Some(target_doc)) =
-                    (port, inputs.iter().find(|i| i.name == target).and_then(|i| i.document))
-                {
+                // Nodes were added in input order: a node's index is its input's.
+                if let (Some(port), Some(target_doc)) = (port, inputs[to.index()].document) {
                     let ports: Vec<u16> = target_doc
                         .exposes
                         .iter()

@@ -395,6 +395,7 @@ impl<'a> Builder<'a, '_> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                let mut keys = KeyIndex::default();
                 let end = loop {
                     let (event, inner) = self.next()?;
                     if let Event::MappingEnd = event {
@@ -403,7 +404,7 @@ impl<'a> Builder<'a, '_> {
                     let key = self.node(event, inner)?;
                     let (event, inner) = self.next()?;
                     let value = self.node(event, inner)?;
-                    self.check_duplicate(&entries, &key);
+                    self.check_duplicate(&entries, &mut keys, &key);
                     entries.push((key, value));
                 };
                 let end = entries.last().map_or(end, |(_, v)| v.span.end.max(end));
@@ -451,20 +452,58 @@ impl<'a> Builder<'a, '_> {
         }
     }
 
-    fn check_duplicate(&mut self, entries: &[(Node, Node)], key: &Node) {
+    /// Reports `key` when the mapping's `entries` so far have it already; `key` is about
+    /// to be appended to them.
+    fn check_duplicate(&mut self, entries: &[(Node, Node)], keys: &mut KeyIndex, key: &Node) {
         let Some(text) = key.as_scalar().map(|s| &s.text) else {
             return;
         };
-        if let Some((first, _)) = entries
-            .iter()
-            .find(|(k, _)| k.as_scalar().is_some_and(|s| &s.text == text))
-        {
+        if let Some(first) = keys.first_of(entries, text) {
             self.diags.push(
                 Diagnostic::error("skipper::duplicate-key", format!("duplicate key `{text}`"))
                     .label(key.span, "defined again here")
-                    .label(first.span, "first defined here")
+                    .label(entries[first].0.span, "first defined here")
                     .help("a key may appear once per mapping; merge the two entries"),
             );
+        }
+    }
+}
+
+/// Where each scalar key of a mapping first appears. Small mappings are searched
+/// directly; from [`KeyIndex::HASHED_FROM`] entries on (a fleet's `capabilities:` can
+/// hold thousands) a hash map keeps duplicate detection linear.
+#[derive(Default)]
+struct KeyIndex {
+    hashed: Option<HashMap<String, usize>>,
+}
+
+impl KeyIndex {
+    const HASHED_FROM: usize = 32;
+
+    /// The index of the first entry whose key is `text`, given that an entry with key
+    /// `text` is appended next.
+    fn first_of(&mut self, entries: &[(Node, Node)], text: &str) -> Option<usize> {
+        fn key_text((key, _): &(Node, Node)) -> Option<&str> {
+            key.as_scalar().map(|s| s.text.as_str())
+        }
+        if entries.len() < Self::HASHED_FROM {
+            return entries.iter().position(|e| key_text(e) == Some(text));
+        }
+        let hashed = self.hashed.get_or_insert_with(|| {
+            let mut map = HashMap::new();
+            for (i, entry) in entries.iter().enumerate() {
+                if let Some(k) = key_text(entry) {
+                    map.entry(k.to_string()).or_insert(i);
+                }
+            }
+            map
+        });
+        match hashed.get(text) {
+            Some(&first) => Some(first),
+            None => {
+                hashed.insert(text.to_string(), entries.len());
+                None
+            }
         }
     }
 }
@@ -549,6 +588,30 @@ mod tests {
         assert_eq!(d[0].labels.len(), 2);
         assert_eq!(d[0].labels[0].span.start, 10);
         assert_eq!(d[0].labels[1].span.start, 0);
+    }
+
+    #[test]
+    fn duplicates_in_large_mappings_point_at_the_first_definition() {
+        // Past KeyIndex::HASHED_FROM entries the search is hashed; each duplicate still
+        // names the first entry, also when a key comes three times.
+        let mut text: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        let first_k3 = text.find("k3:").unwrap();
+        let first_k35 = text.find("k35:").unwrap();
+        text.push_str("k3: again\nk35: again\nk3: thrice\n");
+        let mut diags = Diagnostics::new();
+        parse_single(&text, SourceId(0), "test file", &mut diags);
+        let firsts: Vec<(String, u32)> = diags
+            .iter()
+            .map(|d| (d.message.clone(), d.labels[1].span.start))
+            .collect();
+        assert_eq!(
+            firsts,
+            [
+                ("duplicate key `k3`".to_string(), first_k3 as u32),
+                ("duplicate key `k35`".to_string(), first_k35 as u32),
+                ("duplicate key `k3`".to_string(), first_k3 as u32),
+            ]
+        );
     }
 
     #[test]

@@ -8,10 +8,23 @@ use crate::manifest::{
 };
 use crate::model::{BindSource, BindSpec};
 use crate::source::Spanned;
+use std::collections::HashMap;
+
+/// An environment's binds by namespace: looked up once per capability, and a large
+/// fleet's environment can bind thousands.
+pub fn by_namespace(env: &EnvironmentDecl) -> HashMap<&str, &BindDecl> {
+    let mut binds = HashMap::new();
+    for bind in &env.binds {
+        // The first wins, as a search from the start would find it.
+        binds.entry(bind.namespace.value.as_str()).or_insert(bind);
+    }
+    binds
+}
 
 pub fn resolve_binds(
     manifest: &Manifest,
     env: &EnvironmentDecl,
+    env_binds: &HashMap<&str, &BindDecl>,
     over: Option<&OverrideDecl>,
     decl: &CapabilityDecl,
     doc: &CapabilityDocument,
@@ -24,7 +37,9 @@ pub fn resolve_binds(
     let mut ok = true;
     for bind in &doc.binds {
         let ns = bind.namespace.value.as_str();
-        let from_manifest = over.and_then(|o| find(&o.binds, ns)).or_else(|| find(&env.binds, ns));
+        let from_manifest = over
+            .and_then(|o| find(&o.binds, ns))
+            .or_else(|| env_binds.get(ns).map(|b| b.source.clone()));
         let source = match from_manifest {
             Some(BindSourceDecl::Invalid) => {
                 ok = false; // reported where it was read

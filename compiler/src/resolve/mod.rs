@@ -22,7 +22,7 @@ use crate::manifest::{CapabilityDecl, EnvironmentDecl, Manifest, Settings};
 use crate::model::*;
 use crate::source::{SourceMap, Spanned};
 use crate::stdlib::Stdlib;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Per-capability facts that do not depend on the environment.
 struct Prepared {
@@ -58,6 +58,12 @@ pub fn resolve(
         }
     }
     let gitops = gitops::spec(manifest, diags);
+    // By name: a fleet may have thousands of capabilities, looked up once per environment.
+    let decls: HashMap<&str, &CapabilityDecl> = manifest
+        .capabilities
+        .iter()
+        .map(|c| (c.name.value.as_str(), c))
+        .collect();
     let mut environments = Vec::new();
     for env in &manifest.environments {
         // The documents this environment runs: its pins, else the newest.
@@ -76,10 +82,11 @@ pub fn resolve(
         // capabilities: each environment has its own graph.
         let graph = FleetGraph::of_fleet(manifest, |name| selected.get(name).map(|d| &d.document), diags);
         graph.report_cycles(diags);
+        let env_binds = binds::by_namespace(env);
         let mut capabilities = Vec::new();
         let mut env_classes = BTreeMap::new();
         for name in &graph.topological_order() {
-            let (Some(decl), Some(loaded)) = (manifest.capability(name), selected.get(name.as_str())) else {
+            let (Some(&decl), Some(loaded)) = (decls.get(name.as_str()), selected.get(name.as_str())) else {
                 continue;
             };
             let Some(prep) = prepared.get(&(name.as_str(), loaded.version.as_str())) else {
@@ -89,6 +96,7 @@ pub fn resolve(
                 manifest,
                 stdlib,
                 env,
+                env_binds: &env_binds,
                 decl,
                 loaded,
                 prepared: prep,
@@ -335,6 +343,8 @@ struct CapabilityInput<'a> {
     manifest: &'a Manifest,
     stdlib: &'a Stdlib,
     env: &'a EnvironmentDecl,
+    /// The environment's binds by namespace.
+    env_binds: &'a HashMap<&'a str, &'a crate::manifest::BindDecl>,
     decl: &'a CapabilityDecl,
     loaded: &'a LoadedDocument,
     prepared: &'a Prepared,
@@ -353,6 +363,7 @@ fn resolve_capability(
         manifest,
         stdlib,
         env,
+        env_binds,
         decl,
         loaded,
         prepared,
@@ -392,7 +403,7 @@ fn resolve_capability(
             diags,
         )?;
     }
-    let binds = binds::resolve_binds(manifest, env, over, decl, &loaded.document, diags)?;
+    let binds = binds::resolve_binds(manifest, env, env_binds, over, decl, &loaded.document, diags)?;
     let mtls = mtls::certificate(&s, diags)?;
     let observability = ObservabilitySpec {
         tracing_endpoint: s.tracing_endpoint.as_ref().map(|e| e.value.clone()),
