@@ -38,6 +38,13 @@ pub struct Sample {
     pub floor: Duration,
 }
 
+/// Flushes what earlier steps wrote or deleted (`sync`) before a timed command, so
+/// that each is charged for its own disk work only: on a disk mounted with `discard`,
+/// creating files right after deleting a large tree costs several times more.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 /// Runs `program args…` in `dir` under `/usr/bin/time` (for peak RSS) when it exists.
 /// Fails with the command's own output when it fails.
 pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), String> {
@@ -51,6 +58,7 @@ pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), S
         Command::new(program)
     };
     command.args(args).current_dir(dir);
+    settle();
     let start = Instant::now();
     let output = command
         .output()
@@ -138,6 +146,7 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
 
     // The floor: copying the rendered tree.
     let copy = dir.join("floor-copy");
+    settle();
     let start = Instant::now();
     let status = Command::new("cp")
         .arg("-r")
@@ -157,6 +166,7 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
         let mut total = Duration::ZERO;
         let mut objects = 0;
         for env in ["dev", "staging", "prod"] {
+            settle();
             let start = Instant::now();
             let out = Command::new("kubectl")
                 .arg("kustomize")
