@@ -86,6 +86,35 @@ pub fn run(dir: &Path, program: &Path, args: &[&str]) -> Result<(Run, String), S
     ))
 }
 
+/// How many times each Skipper figure and the floor are measured (kustomize, minutes
+/// long, runs once).
+pub const RUNS: usize = 3;
+
+/// Runs `measure(0..RUNS)` and keeps the run of median time, with the highest peak RSS
+/// seen in any run.
+fn median_of(mut measure: impl FnMut(usize) -> Result<Run, String>) -> Result<Run, String> {
+    let mut runs = (0..RUNS).map(&mut measure).collect::<Result<Vec<Run>, String>>()?;
+    runs.sort_by_key(|r| r.time);
+    let peak = runs.iter().filter_map(|r| r.peak_rss_kib).max();
+    Ok(Run {
+        peak_rss_kib: peak,
+        ..runs[RUNS / 2]
+    })
+}
+
+fn remove(path: &Path) -> Result<(), String> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", path.display())),
+        _ => Ok(()),
+    }
+}
+
+/// `skipper ARGS… --output json` in `dir`: its time and its result.
+fn run_in(dir: &Path, skipper: &Path, args: &[&str]) -> Result<(Run, serde_json::Value), String> {
+    let (run, stdout) = run(dir, skipper, args)?;
+    Ok((run, finished(&stdout)?))
+}
+
 /// The last line of `skipper build --output json`: the build's result.
 fn finished(stdout: &str) -> Result<serde_json::Value, String> {
     stdout
@@ -128,41 +157,56 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
     let dir = tmp.path();
     generate::fleet(dir, n).map_err(|e| e.to_string())?;
 
-    // Results are read from `--output json`'s last line.
-    let (cold, _) = run(dir, skipper, &["build", "--quiet"])?;
-    let (noop, noop_out) = run(dir, skipper, &["build", "--output", "json"])?;
-    let noop_result = finished(&noop_out)?;
-    if noop_result["up_to_date"] != true {
-        return Err(format!("a no-op rebuild was not up to date: {noop_result}"));
-    }
-    let units = noop_result["units"].as_u64().unwrap_or(0) as usize;
-    let (noop_forced, forced_out) = run(dir, skipper, &["build", "--force", "--output", "json"])?;
-    let forced = rendered_units(&finished(&forced_out)?);
-    if !forced.is_empty() {
-        return Err(format!("a forced no-op rebuild rendered {} units", forced.len()));
-    }
-    let rendered = dir.join("rendered");
-    let (files, bytes) = tree_size(&rendered);
+    // Each figure is the median of RUNS runs (the disk's timings vary from one run to
+    // the next); results are read from `--output json`'s last line.
+    let out = dir.join("rendered");
+    let cold = median_of(|attempt| {
+        if attempt > 0 {
+            remove(&out)?;
+            remove(&dir.join(".skipper"))?;
+        }
+        Ok(run(dir, skipper, &["build", "--quiet"])?.0)
+    })?;
+    let mut units = 0;
+    let noop = median_of(|_| {
+        let (time, result) = run_in(dir, skipper, &["build", "--output", "json"])?;
+        if result["up_to_date"] != true {
+            return Err(format!("a no-op rebuild was not up to date: {result}"));
+        }
+        units = result["units"].as_u64().unwrap_or(0) as usize;
+        Ok(time)
+    })?;
+    let noop_forced = median_of(|_| {
+        let (time, result) = run_in(dir, skipper, &["build", "--force", "--output", "json"])?;
+        match rendered_units(&result).len() {
+            0 => Ok(time),
+            n => Err(format!("a forced no-op rebuild rendered {n} units")),
+        }
+    })?;
+    let (files, bytes) = tree_size(&out);
 
     // The floor: copying the rendered tree.
     let copy = dir.join("floor-copy");
-    settle();
-    let start = Instant::now();
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(&rendered)
-        .arg(&copy)
-        .status()
-        .map_err(|e| e.to_string())?;
-    let floor = start.elapsed();
-    if !status.success() {
-        return Err("cp -r failed".into());
-    }
+    let floor = median_of(|_| {
+        remove(&copy)?;
+        settle();
+        let start = Instant::now();
+        let status = Command::new("cp").arg("-r").arg(&out).arg(&copy).status();
+        let time = start.elapsed();
+        match status {
+            Ok(s) if s.success() => Ok(Run {
+                time,
+                peak_rss_kib: None,
+            }),
+            _ => Err("cp -r failed".into()),
+        }
+    })?
+    .time;
 
     // Kustomize renders the same workloads from a base and three overlays.
     let (kustomize, kustomize_objects) = if with_kustomize {
         let root = dir.join("kustomize");
-        kustomize::write_tree(&rendered, &root, &["dev", "staging", "prod"]).map_err(|e| e.to_string())?;
+        kustomize::write_tree(&out, &root, &["dev", "staging", "prod"]).map_err(|e| e.to_string())?;
         let mut total = Duration::ZERO;
         let mut objects = 0;
         for env in ["dev", "staging", "prod"] {
@@ -188,11 +232,17 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
         (None, 0)
     };
 
-    // One capability changes: its units render, and the fleet-wide units that read it;
-    // another capability's unit rendering would be a bug.
-    let changed = generate::change_one(dir, n).map_err(|e| e.to_string())?;
-    let (one_change, change_out) = run(dir, skipper, &["build", "--output", "json"])?;
-    let (own, others): (Vec<String>, Vec<String>) = rendered_units(&finished(&change_out)?)
+    // One capability changes (a new revision each run): its units render, and the
+    // fleet-wide units that read it; another capability's unit rendering would be a bug.
+    let mut changed = String::new();
+    let mut rendered = Vec::new();
+    let one_change = median_of(|attempt| {
+        changed = generate::change_one(dir, n, attempt as u32 + 1).map_err(|e| e.to_string())?;
+        let (time, result) = run_in(dir, skipper, &["build", "--output", "json"])?;
+        rendered = rendered_units(&result);
+        Ok(time)
+    })?;
+    let (own, others): (Vec<String>, Vec<String>) = rendered
         .into_iter()
         .partition(|id| id.split('/').rev().nth(1) == Some(changed.as_str()));
     let capability_dirs: Vec<&String> = others

@@ -56,14 +56,15 @@ capability:
     )
 }
 
-/// Rewrites the document of the capability in the middle of the fleet (a new
-/// revision), as a one-capability change; returns its name.
-pub fn change_one(dir: &Path, n: usize) -> std::io::Result<String> {
+/// Rewrites the document of the capability in the middle of the fleet as its
+/// `revision` (1, 2, …: each differs from the last), a one-capability change; returns
+/// its name.
+pub fn change_one(dir: &Path, n: usize, revision: u32) -> std::io::Result<String> {
     let changed = n / 2;
     let name = capability_name(changed);
     std::fs::write(
         dir.join(format!("capabilities/{name}/{name}.ikanos.yml")),
-        document(changed, 1),
+        document(changed, revision),
     )?;
     Ok(name)
 }

@@ -109,7 +109,7 @@ fn diff_benchmark(n: usize) -> Result<(), String> {
     let dir = tmp.path();
     let ((), generated) = timed("generate", || generate::fleet(dir, n).map_err(|e| e.to_string()))?;
     let (cold, cold_time) = timed("cold build", || build_into(dir, &dir.join("a")))?;
-    let name = generate::change_one(dir, n).map_err(|e| e.to_string())?;
+    let name = generate::change_one(dir, n, 1).map_err(|e| e.to_string())?;
     let (rerendered, rebuild_time) = timed("rebuild", || build_into(dir, &dir.join("b")))?;
     let (report, diff_time) = timed("diff", || {
         let old = Snapshot::open(&dir.join("a")).map_err(|e| e.to_string())?;

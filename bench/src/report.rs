@@ -70,6 +70,10 @@ pub fn print(samples: &[Sample]) {
         );
     }
     println!(
+        "each Skipper figure and the floor: the median of {} runs; kustomize: one run",
+        crate::build::RUNS
+    );
+    println!(
         "no-op: the up-to-date check; forced: `build --force`, compile, every unit from the store, tree rewritten"
     );
     println!("(units): re-rendered after one capability changed, its own + fleet-wide units that read it");
@@ -113,5 +117,5 @@ pub fn json(samples: &[Sample]) -> serde_json::Value {
             })
         })
         .collect();
-    json!({ "machine": machine(), "samples": rows })
+    json!({ "machine": machine(), "runs": crate::build::RUNS, "samples": rows })
 }
