@@ -102,13 +102,6 @@ fn median_of(mut measure: impl FnMut(usize) -> Result<Run, String>) -> Result<Ru
     })
 }
 
-fn remove(path: &Path) -> Result<(), String> {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", path.display())),
-        _ => Ok(()),
-    }
-}
-
 /// `skipper ARGS… --output json` in `dir`: its time and its result.
 fn run_in(dir: &Path, skipper: &Path, args: &[&str]) -> Result<(Run, serde_json::Value), String> {
     let (run, stdout) = run(dir, skipper, args)?;
@@ -154,19 +147,18 @@ fn tree_size(dir: &Path) -> (usize, u64) {
 /// `with_kustomize` (it takes minutes at a thousand capabilities).
 pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let dir = tmp.path();
-    generate::fleet(dir, n).map_err(|e| e.to_string())?;
-
     // Each figure is the median of RUNS runs (the disk's timings vary from one run to
-    // the next); results are read from `--output json`'s last line.
-    let out = dir.join("rendered");
+    // the next); results are read from `--output json`'s last line. Cold builds and
+    // copies go to new directories rather than over deleted ones: on a disk mounted with
+    // `discard`, writing right after a large delete is several times slower, and a cold
+    // build in CI starts from a fresh checkout.
+    let fleet_dir = |attempt: usize| tmp.path().join(format!("fleet-{attempt}"));
     let cold = median_of(|attempt| {
-        if attempt > 0 {
-            remove(&out)?;
-            remove(&dir.join(".skipper"))?;
-        }
-        Ok(run(dir, skipper, &["build", "--quiet"])?.0)
+        generate::fleet(&fleet_dir(attempt), n).map_err(|e| e.to_string())?;
+        Ok(run(&fleet_dir(attempt), skipper, &["build", "--quiet"])?.0)
     })?;
+    let dir = &fleet_dir(RUNS - 1);
+    let out = dir.join("rendered");
     let mut units = 0;
     let noop = median_of(|_| {
         let (time, result) = run_in(dir, skipper, &["build", "--output", "json"])?;
@@ -186,9 +178,8 @@ pub fn sample(skipper: &Path, n: usize, with_kustomize: bool) -> Result<Sample, 
     let (files, bytes) = tree_size(&out);
 
     // The floor: copying the rendered tree.
-    let copy = dir.join("floor-copy");
-    let floor = median_of(|_| {
-        remove(&copy)?;
+    let floor = median_of(|attempt| {
+        let copy = dir.join(format!("floor-copy-{attempt}"));
         settle();
         let start = Instant::now();
         let status = Command::new("cp").arg("-r").arg(&out).arg(&copy).status();
