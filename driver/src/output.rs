@@ -162,8 +162,7 @@ impl Staging {
     pub fn write(&self, path: &str, bytes: &[u8]) -> Result<(), BuildError> {
         let target = self.tmp.join(path);
         if let Some(dir) = target.parent() {
-            let made = |dirs: &Mutex<HashSet<PathBuf>>| dirs.lock().is_ok_and(|d| d.contains(dir));
-            if !made(&self.dirs) {
+            if !self.dirs.lock().is_ok_and(|made| made.contains(dir)) {
                 fs::create_dir_all(dir).map_err(|e| BuildError::io("create an output directory", dir, e))?;
                 if let Ok(mut dirs) = self.dirs.lock() {
                     dirs.insert(dir.to_path_buf());
