@@ -21,7 +21,7 @@
 //! `skipper.index.json` alone: the tree is generated output, and `skipper build --force`
 //! rewrites it.
 
-use crate::{BuildError, BuildOptions, BuildReport, OUT_DIR, STORE_DIR};
+use crate::{BuildError, BuildOptions, BuildReport};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use skipper_compiler::index::INDEX_FILE;
@@ -57,8 +57,8 @@ impl Request {
         environments.sort();
         environments.dedup();
         Request {
-            out: options.out.clone().unwrap_or_else(|| dir.join(OUT_DIR)),
-            store: options.store.clone().unwrap_or_else(|| dir.join(STORE_DIR)),
+            out: options.out_dir(&dir),
+            store: options.store_dir(&dir),
             manifest,
             environments,
             locked,
@@ -205,13 +205,7 @@ pub fn remember(
     };
     // The signing key is read by the driver, not the compiler: its file is one more
     // input, its variable is fingerprinted (the record is no place for the key).
-    let signing = compiled
-        .fleet
-        .environments
-        .iter()
-        .find_map(|e| e.warden.as_ref())
-        .and_then(|w| w.signing.as_ref());
-    match signing.map(|s| &s.key) {
+    match crate::signing::spec(&compiled.fleet).map(|s| &s.key) {
         Some(KeyRef::Env(name)) => {
             record.key_variable = Some((name.clone(), key_fingerprint(std::env::var(name).ok())));
         }

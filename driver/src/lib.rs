@@ -45,6 +45,18 @@ pub struct BuildOptions {
     pub progress: Option<Progress>,
 }
 
+impl BuildOptions {
+    /// Where the output goes, for a manifest in `manifest_dir`.
+    pub fn out_dir(&self, manifest_dir: &Path) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| manifest_dir.join(OUT_DIR))
+    }
+
+    /// Where the store is, for a manifest in `manifest_dir`.
+    pub fn store_dir(&self, manifest_dir: &Path) -> PathBuf {
+        self.store.clone().unwrap_or_else(|| manifest_dir.join(STORE_DIR))
+    }
+}
+
 /// A callback for build progress: `(units done, units in all, the unit just done)`.
 /// The driver never draws anything itself; the CLI decides whether and how to.
 #[derive(Clone)]
@@ -120,16 +132,12 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     }
     let mut timings = Timings::from_env();
     let dir = &compiled.manifest.dir;
-    let out = options.out.clone().unwrap_or_else(|| dir.join(OUT_DIR));
+    let out = options.out_dir(dir);
     refuse_foreign_output(&out)?;
-    let store = Store::open(options.store.clone().unwrap_or_else(|| dir.join(STORE_DIR)))?;
+    let store = Store::open(options.store_dir(dir))?;
     store.clean_temporaries();
 
-    let signing = fleet
-        .environments
-        .iter()
-        .find_map(|e| e.warden.as_ref())
-        .and_then(|w| w.signing.as_ref());
+    let signing = signing::spec(fleet);
     let warden = Warden {
         key: match signing {
             Some(spec) => Some(signing::load_key(spec, dir, |name| std::env::var(name).ok())?),

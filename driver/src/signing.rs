@@ -4,9 +4,20 @@
 //! else (not the store, not the index, not any derivation).
 
 use crate::BuildError;
+use skipper_compiler::model::ResolvedFleet;
 use skipper_compiler::warden::{KeyRef, SigningSpec};
 use skipper_target_warden::{Algorithm, SigningKey};
 use std::path::Path;
+
+/// The fleet's signing key spec, if its Warden bundles are signed (one `warden:` section
+/// serves every environment).
+pub fn spec(fleet: &ResolvedFleet) -> Option<&SigningSpec> {
+    fleet
+        .environments
+        .iter()
+        .find_map(|e| e.warden.as_ref())
+        .and_then(|w| w.signing.as_ref())
+}
 
 /// The key `spec` names, read through `env` (the process environment, in production).
 pub fn load_key(
