@@ -187,3 +187,30 @@ fn a_build_with_warnings_is_never_skipped_so_they_are_printed_every_time() {
         );
     }
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_skipper_quietly_not_with_a_crash_report() {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    // A pipe whose reading end is already closed (`skipper graph | true`, once `true`
+    // has exited): the first write raises SIGPIPE, deterministically.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe() writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fds[0] is the reading end just created and owned by nobody else.
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: fds[1] is the writing end just created; Stdio takes ownership of it.
+    let stdout = unsafe { std::process::Stdio::from_raw_fd(fds[1]) };
+    // The test harness ignores SIGPIPE and children inherit that: skipper must restore it.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_skipper"))
+        .args(["graph"])
+        .current_dir(&fleet)
+        .stdout(stdout)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", run.status);
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}
