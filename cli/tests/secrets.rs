@@ -15,26 +15,13 @@ use std::process::Command;
 const CANARY: &str = "sk-live-7f3a9c2e41d84b06e5d2c9a1";
 const CONTROL: &str = "ctl-5e0b7d9a2c3f48a1";
 
-/// Every file under `dir` whose bytes contain `needle`, relative to `dir`.
+/// Every file under `dir` whose bytes contain `needle`, relative to `dir`, sorted.
 fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if std::fs::read(&path)
-                .unwrap()
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
-            {
-                found.push(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
+    skipper_test_support::read_tree(dir)
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .map(|(path, _)| path)
+        .collect()
 }
 
 fn edit(file: &Path, from: &str, to: &str) {
