@@ -1,0 +1,3 @@
+from engine_double.cli import entry
+
+entry()
