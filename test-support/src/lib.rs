@@ -2,6 +2,9 @@
 //! the compiler and nothing else, so target crates may use it without depending on
 //! each other.
 
+pub mod cluster;
+pub mod deploy;
+
 use skipper_compiler::pipeline::Compiled;
 use std::path::{Path, PathBuf};
 use std::process::Command;
