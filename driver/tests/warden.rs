@@ -233,28 +233,40 @@ fn bundle_contents_match_the_golden_files() {
     });
 }
 
-const OPA_EVAL: &str = include_str!("scripts/opa_eval_bundle.py");
+/// Runs the test bed's `opa` with `args`; its stdout, or a failure naming `step` with
+/// everything OPA printed.
+fn run_opa(opa: &Path, step: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = std::process::Command::new(opa)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{step}: running {}: {e}", opa.display()));
+    assert!(
+        out.status.success(),
+        "{step}: `opa {}` failed ({}):\n{}\n{}",
+        args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
 
-/// Stock OPA (its Go library, fetched by `scripts/test`) loads the bundle's policies and
-/// data, passes every Rego unit test, and finds exactly the violations the embedded
-/// engine finds, on the example's facts and on facts broken on purpose.
+/// Stock OPA — the real `opa` binary, built by `scripts/testenv install` at the version
+/// that script pins (`OPA=`, v1.22.4) — loads the bundle's policies, passes every Rego
+/// unit test (`opa test`), and finds exactly the violations the embedded engine finds
+/// (`opa eval`), on the example's facts and on facts broken on purpose.
 #[test]
 fn stock_opa_agrees_with_the_embedded_engine() {
-    let Ok(bindings) = std::env::var("SKIPPER_OPA_BINDINGS") else {
-        panic!("SKIPPER_OPA_BINDINGS is not set: run the tests with scripts/test, which fetches OPA's Go library");
+    let Some(bin) = skipper_test_support::cluster::testenv_bin(&["opa"]) else {
+        return;
     };
+    let opa = bin.join("opa");
     let fleet = example_copy();
     build_fleet(fleet.path(), &BuildOptions::default());
     let bundle = fleet.path().join("rendered/prod/eu-west-1/warden/bundle.tar.gz");
-    let data: serde_json::Value = serde_json::from_slice(
-        &untar(&std::fs::read(&bundle).unwrap())
-            .unwrap()
-            .into_iter()
-            .find(|f| f.path == "data.json")
-            .unwrap()
-            .bytes,
-    )
-    .unwrap();
+    let files = untar(&std::fs::read(&bundle).unwrap()).unwrap();
+    let data: serde_json::Value =
+        serde_json::from_slice(&files.iter().find(|f| f.path == "data.json").unwrap().bytes).unwrap();
     let facts = data["skipper"].clone();
     let mut broken = facts.clone();
     broken["capabilities"]["voyages"]["stakeholders"] = serde_json::json!([]);
@@ -265,34 +277,109 @@ fn stock_opa_agrees_with_the_embedded_engine() {
     elsewhere["environment"]["production"] = serde_json::json!(false);
     elsewhere["capabilities"]["voyages"]["consumes"][0]["capability"] = serde_json::Value::Null;
     elsewhere["capabilities"]["registry"]["gateway"]["restPath"] = serde_json::json!("/ships");
-    let documents = vec![facts, broken, elsewhere];
+    let documents = [facts, broken, elsewhere];
 
+    // The bundle's policies, as files at their paths in the bundle (its data.json stays
+    // out: each facts document below is the data).
     let work = tempfile::tempdir().unwrap();
-    let facts_file = work.path().join("facts.json");
-    let out_file = work.path().join("out.json");
-    std::fs::write(&facts_file, serde_json::to_vec(&documents).unwrap()).unwrap();
-    let mut args: Vec<std::ffi::OsString> = vec![bundle.into(), facts_file.into(), out_file.clone().into()];
+    let policies = work.path().join("bundle");
+    let mut packages: Vec<String> = Vec::new();
+    for file in files.iter().filter(|f| f.path.ends_with(".rego")) {
+        let to = policies.join(&file.path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(&to, &file.bytes).unwrap();
+        let text = String::from_utf8(file.bytes.clone()).unwrap();
+        let package = text
+            .lines()
+            .find_map(|l| l.strip_prefix("package "))
+            .unwrap_or_else(|| panic!("{} declares no package", file.path))
+            .trim()
+            .to_string();
+        if text.lines().any(|l| l.starts_with("violation ")) && !package.ends_with("authz") {
+            packages.push(package);
+        }
+    }
+    packages.sort();
+    packages.dedup();
+
+    // The unit tests, with every stdlib module (the stdlib's tests cover both sets).
+    let tests = work.path().join("tests");
+    std::fs::create_dir(&tests).unwrap();
     let stdlib = workspace().join("stdlib/policies");
-    args.push(stdlib.join("strict.rego").into());
+    std::fs::copy(stdlib.join("strict.rego"), tests.join("strict.rego")).unwrap();
     for dir in [stdlib.clone(), fleet.path().join("policies")] {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             if entry.file_name().to_string_lossy().ends_with("_test.rego") {
-                args.push(entry.path().into());
+                std::fs::copy(entry.path(), tests.join(entry.file_name())).unwrap();
             }
         }
     }
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    assert!(
-        Path::new(&bindings).join("opa_bindings").is_dir(),
-        "no OPA bindings in {bindings}"
+    let report = run_opa(
+        &opa,
+        "opa test",
+        &[
+            "test".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            policies.as_os_str(),
+            tests.as_os_str(),
+        ],
     );
-    let printed = python(OPA_EVAL, &args);
-    assert!(printed.starts_with("ok:"), "{printed}");
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&report).unwrap();
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r["fail"].as_bool() == Some(true) || !r["error"].is_null() || r["skip"].as_bool() == Some(true))
+        .map(|r| format!("{}.{}: {}", r["package"], r["name"], r))
+        .collect();
+    assert!(failed.is_empty(), "OPA test failures:\n{}", failed.join("\n"));
+    assert!(results.len() > 50, "only {} Rego tests ran under OPA", results.len());
 
-    let from_opa: Vec<Vec<skipper_policy::Violation>> =
-        serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    // Violations of every checked package, per facts document.
+    let mut from_opa: Vec<Vec<skipper_policy::Violation>> = Vec::new();
+    for (i, facts) in documents.iter().enumerate() {
+        let data_file = work.path().join(format!("facts-{i}.json"));
+        std::fs::write(
+            &data_file,
+            serde_json::to_vec(&serde_json::json!({ "skipper": facts })).unwrap(),
+        )
+        .unwrap();
+        let mut found = Vec::new();
+        for package in &packages {
+            let query = format!("data.{package}.violation");
+            let out = run_opa(
+                &opa,
+                &format!("opa eval {query} on facts document {i}"),
+                &[
+                    "eval".as_ref(),
+                    "--format".as_ref(),
+                    "json".as_ref(),
+                    "--data".as_ref(),
+                    policies.as_os_str(),
+                    "--data".as_ref(),
+                    data_file.as_os_str(),
+                    query.as_ref(),
+                ],
+            );
+            let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            if let Some(value) = out["result"][0]["expressions"][0].get("value") {
+                let set: Vec<skipper_policy::Violation> = serde_json::from_value(value.clone())
+                    .unwrap_or_else(|e| panic!("{query} under OPA is no set of violations ({e}): {value}"));
+                found.extend(set);
+            }
+        }
+        from_opa.push(found);
+    }
     let spec = compiled(fleet.path()).fleet.environments[0].warden.clone().unwrap();
     let engine = skipper_policy::PolicyEngine::new(&spec.modules, &spec.checked_packages).unwrap();
+    let checked: Vec<String> = engine
+        .checked_packages()
+        .iter()
+        .map(|p| p.trim_start_matches("data.").to_string())
+        .collect();
+    assert_eq!(
+        packages, checked,
+        "OPA is asked about the packages the build-time check checks"
+    );
     assert!(
         from_opa[0].is_empty(),
         "the example passes under OPA: {:#?}",
