@@ -1,6 +1,6 @@
 """Reading a capability document the way the engine does: YAML, imports, root binds.
 
-Sources, in order of authority: /work/shared/reference/naftiko/ENGINE-FACTS.md ("EF"), the
+Sources, in order of authority: ../shared/reference/naftiko/ENGINE-FACTS.md ("EF"), the
 engine source at naftiko/ikanos@32360e1b (the commit EF was read from; cited as
 "engine: <File>.java"), the Ikanos schema (ikanos-schema.json) where both are silent.
 
