@@ -95,27 +95,10 @@ EOF
   chmod 600 "$dir/kubeconfig"
 }
 
-cluster_up() {
-  dir="$1"
-  local bin
-  bin="$cache/bin"
-  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
-    [ -x "$bin/$b" ] || { log "$bin/$b is missing: run scripts/testenv install"; exit 1; }
-  done
-  [ -e "$dir/pids" ] && { log "$dir already holds a cluster (scripts/testenv down $dir)"; exit 1; }
-  mkdir -p "$dir/logs" "$dir/pods"
-  dir="$(cd "$dir" && pwd)"
-  : >"$dir/pids"
-  trap 'log "start failed; stopping what started"; cluster_down "$dir" keep-dir; exit 1' ERR
-
-  local etcd_port etcd_peer apiserver_port kwok_port octet
-  etcd_port=$(free_port); etcd_peer=$(free_port); apiserver_port=$(free_port); kwok_port=$(free_port)
-  # Pod IPs: a /16 inside 127.0.0.0/8 (every address there is this host's loopback), its
-  # second octet picked at random so two clusters on one machine rarely share addresses.
-  octet=$((100 + RANDOM % 150))
-  local pod_cidr="127.$octet.0.0/16"
-  make_pki
-
+# etcd and the API server for $dir (globals: dir, bin; sets etcd_port, apiserver_port),
+# then DIR/kubeconfig; returns once the API server is ready.
+start_api() {
+  etcd_port=$(free_port); etcd_peer=$(free_port); apiserver_port=$(free_port)
   start etcd "$bin/etcd" --name testenv --data-dir "$dir/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
@@ -138,8 +121,69 @@ cluster_up() {
     --endpoint-reconciler-type none \
     --profiling=false --v=1
   write_kubeconfig
+  wait_for kube-apiserver 60 "$bin/kubectl" --kubeconfig "$dir/kubeconfig" get --raw /readyz
+}
+
+# SKIPPER_TESTENV_CRDS (directories, space-separated): CRDs every cluster starts with.
+# Installing the ~60 the tests need takes the API server ~13 s, so it is done once: a
+# seed cluster (etcd and the API server alone, nothing else writes) installs them, waits
+# until each is Established, stops, and its etcd data becomes $cache/seeds/<hash of the
+# CRD files>; each cluster's etcd then starts from a copy. Nothing in the seed depends on
+# the seed's own certificates: the API server rewrites what it publishes at every start,
+# and no controller (no ServiceAccount token, no CA ConfigMap) ever ran on it.
+seed_etcd() {
+  local target="$1" key crds
+  crds="${SKIPPER_TESTENV_CRDS:-}"
+  [ -n "$crds" ] || return 0
+  # shellcheck disable=SC2086
+  key="$( (echo "$RECIPE"; find $crds -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print0 | sort -z | xargs -0 sha256sum | awk '{print $1}') | sha256sum | cut -c1-16)"
+  local seed="$cache/seeds/$key"
+  if [ ! -d "$seed" ]; then
+    log "seeding a cluster with the CRDs in $crds (once per CRD set)"
+    local build="$cache/seeds/.build.$$"
+    rm -rf "$build"; mkdir -p "$build/logs"
+    (
+      dir="$build"; : >"$dir/pids"
+      trap 'cluster_down "$dir" keep-dir' EXIT
+      make_pki
+      start_api
+      local d
+      for d in $crds; do
+        "$bin/kubectl" --kubeconfig "$dir/kubeconfig" apply --server-side --force-conflicts --recursive -f "$d" >"$dir/logs/crds.log" 2>&1 \
+          || { log "installing the CRDs in $d failed:"; tail -n 20 "$dir/logs/crds.log" >&2; exit 1; }
+      done
+      "$bin/kubectl" --kubeconfig "$dir/kubeconfig" wait --for condition=Established --timeout 120s crd --all >/dev/null
+    ) || { rm -rf "$build"; return 1; }
+    mv "$build/etcd" "$build/seed-etcd" && mv -T "$build/seed-etcd" "$seed" 2>/dev/null || true
+    rm -rf "$build"
+  fi
+  cp -a "$seed" "$target"
+}
+
+cluster_up() {
+  dir="$1"
+  local bin
+  bin="$cache/bin"
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+    [ -x "$bin/$b" ] || { log "$bin/$b is missing: run scripts/testenv install"; exit 1; }
+  done
+  [ -e "$dir/pids" ] && { log "$dir already holds a cluster (scripts/testenv down $dir)"; exit 1; }
+  mkdir -p "$dir/logs" "$dir/pods"
+  dir="$(cd "$dir" && pwd)"
+  : >"$dir/pids"
+  trap 'log "start failed; stopping what started"; cluster_down "$dir" keep-dir; exit 1' ERR
+
+  local etcd_port etcd_peer apiserver_port kwok_port octet
+  kwok_port=$(free_port)
+  # Pod IPs: a /16 inside 127.0.0.0/8 (every address there is this host's loopback), its
+  # second octet picked at random so two clusters on one machine rarely share addresses.
+  octet=$((100 + RANDOM % 150))
+  local pod_cidr="127.$octet.0.0/16"
+  make_pki
+  seed_etcd "$dir/etcd"
+
+  start_api
   local kc=("$bin/kubectl" --kubeconfig "$dir/kubeconfig")
-  wait_for kube-apiserver 60 "${kc[@]}" get --raw /readyz
 
   # kwok's Logs resource: the pod runner names each container's log file in one, and
   # kwok's server answers the API server's log requests from it (`kubectl logs` works).

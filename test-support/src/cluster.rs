@@ -97,6 +97,14 @@ impl TestCluster {
             .arg("up")
             .arg(&dir)
             .env("SKIPPER_TESTENV_OWNER_PID", std::process::id().to_string())
+            .env(
+                "SKIPPER_TESTENV_CRDS",
+                Self::crd_dirs()
+                    .iter()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("scripts/testenv up: {e}"))?;
@@ -114,7 +122,7 @@ impl TestCluster {
             dir,
             bin,
         };
-        cluster.install_crds()?;
+        cluster.check_crds()?;
         eprintln!(
             "test cluster up in {:.1} s at {}",
             started.elapsed().as_secs_f64(),
@@ -123,34 +131,68 @@ impl TestCluster {
         Ok(cluster)
     }
 
-    /// Skipper's CRDs (`crds/`) and the upstream ones the rendered output uses
-    /// (`test-support/fixtures/crds/`, copied unchanged), all `Established`.
-    fn install_crds(&self) -> Result<(), String> {
+    /// The CRD directories every cluster starts with: Skipper's own (`crds/`) and the
+    /// upstream ones the rendered output uses (`test-support/fixtures/crds/`, copied
+    /// unchanged). `scripts/testenv up` installs them once into a seed it copies for each
+    /// cluster (`SKIPPER_TESTENV_CRDS`), so a cluster starts with them `Established`.
+    fn crd_dirs() -> Vec<PathBuf> {
         let root = workspace();
-        for dir in [root.join("crds"), root.join("test-support/fixtures/crds")] {
-            let out = self
-                .kubectl()
-                .args(["apply", "--server-side", "--force-conflicts", "--recursive", "-f"])
-                .arg(&dir)
-                .output()
-                .map_err(|e| e.to_string())?;
+        vec![root.join("crds"), root.join("test-support/fixtures/crds")]
+    }
+
+    /// Checks that every CRD of [`Self::crd_dirs`] is served and `Established`.
+    fn check_crds(&self) -> Result<(), String> {
+        // The CRDs the files define, as kubectl reads them (a client-side dry run).
+        let mut expected = std::collections::BTreeSet::new();
+        for dir in Self::crd_dirs() {
+            let out = self.kubectl_run(
+                &[
+                    "create",
+                    "--dry-run=client",
+                    "-o",
+                    "name",
+                    "--recursive",
+                    "-f",
+                    &dir.to_string_lossy(),
+                ],
+                None,
+            );
             if !out.status.success() {
                 return Err(format!(
-                    "installing the CRDs in {}: {}",
+                    "reading the CRDs in {}: {}",
                     dir.display(),
                     String::from_utf8_lossy(&out.stderr)
                 ));
             }
+            expected.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("customresourcedefinition.apiextensions.k8s.io/"))
+                    .map(str::to_string),
+            );
         }
-        let out = self
-            .kubectl()
-            .args(["wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all"])
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!("CRDs not established: {}", String::from_utf8_lossy(&out.stderr)));
+        let out = self.kubectl_run(&["get", "crd", "-o", "json"], None);
+        let list: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("kubectl get crd: {e}"))?;
+        let established: std::collections::BTreeSet<String> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|crd| {
+                crd["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True")
+            })
+            .filter_map(|crd| crd["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        let missing: Vec<&String> = expected.difference(&established).collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("CRDs not Established: {missing:?}"))
         }
-        Ok(())
     }
 
     /// `kubectl` (the test bed's, the cluster's version) with this cluster's kubeconfig.
@@ -215,7 +257,13 @@ impl TestCluster {
         let n = NAMESPACES.fetch_add(1, Ordering::SeqCst);
         let slug: String = purpose
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .take(40)
             .collect();
         let name = format!("{}-{n}", slug.trim_matches('-'));
@@ -231,11 +279,15 @@ impl TestCluster {
             manifest.push_str(&format!("    {k}: \"{v}\"\n"));
         }
         self.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(manifest.as_bytes()));
-        self.wait_until(Duration::from_secs(30), &format!("namespace {name}'s default ServiceAccount"), || {
-            self.kubectl_run(&["get", "serviceaccount", "default", "-n", name], None)
-                .status
-                .success()
-        });
+        self.wait_until(
+            Duration::from_secs(30),
+            &format!("namespace {name}'s default ServiceAccount"),
+            || {
+                self.kubectl_run(&["get", "serviceaccount", "default", "-n", name], None)
+                    .status
+                    .success()
+            },
+        );
     }
 
     /// Polls `ready` every 200 ms until it holds; fails the test after `timeout`, naming
@@ -281,5 +333,8 @@ impl TestCluster {
 }
 
 fn log_number(path: &Path) -> u32 {
-    path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok()).unwrap_or(0)
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
