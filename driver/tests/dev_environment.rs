@@ -32,7 +32,13 @@ fn dev_tree() -> tempfile::TempDir {
 
 /// Applies the dev tree into `namespace` with the bind Secrets (minus `leave_out`, a
 /// (secret, key) pair) and cert-manager's Secrets; returns the applied objects.
-fn deploy_dev(cluster: &TestCluster, fleet: &std::path::Path, namespace: &str, retag: &[(&str, &str)], leave_out: Option<(&str, &str)>) -> Vec<Value> {
+fn deploy_dev(
+    cluster: &TestCluster,
+    fleet: &std::path::Path,
+    namespace: &str,
+    retag: &[(&str, &str)],
+    leave_out: Option<(&str, &str)>,
+) -> Vec<Value> {
     let objects = deploy::tree_objects(cluster, &fleet.join("rendered/dev"), namespace, retag);
     deploy::apply(cluster, &objects);
     for (secret, keys) in DEV_BIND_SECRETS {
@@ -87,7 +93,10 @@ fn a_bind_secret_without_its_key_keeps_the_pod_from_starting() {
     let mut last = String::new();
     cluster.wait_until(Duration::from_secs(60), "dockyard's CreateContainerConfigError", || {
         let pods = deploy::get(cluster, "pods", &namespace);
-        let Some(pod) = pods.iter().find(|p| p["metadata"]["labels"]["naftiko.io/capability"] == "dockyard") else {
+        let Some(pod) = pods
+            .iter()
+            .find(|p| p["metadata"]["labels"]["naftiko.io/capability"] == "dockyard")
+        else {
             return false;
         };
         let status = &pod["status"]["containerStatuses"][0];
@@ -104,7 +113,10 @@ fn a_bind_secret_without_its_key_keeps_the_pod_from_starting() {
         "a Warning event names the missing key; last status {last}"
     );
     let deployments = deploy::get(cluster, "deployments", &namespace);
-    let dockyard = deployments.iter().find(|d| d["metadata"]["name"] == "dockyard").expect("dockyard's Deployment");
+    let dockyard = deployments
+        .iter()
+        .find(|d| d["metadata"]["name"] == "dockyard")
+        .expect("dockyard's Deployment");
     assert!(!deploy::deployment_available(dockyard), "dockyard is not Available");
 }
 
@@ -133,11 +145,19 @@ fn an_engine_without_its_bind_variable_exits_and_its_log_names_it() {
     cluster.wait_until(Duration::from_secs(60), "the probe pod to crash-loop", || {
         let pod = cluster.kubectl_run(&["get", "pod", "probe", "-n", &namespace, "-o", "json"], None);
         let pod: Value = serde_json::from_slice(&pod.stdout).unwrap_or_default();
-        pod["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 1
+        pod["status"]["containerStatuses"][0]["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
     });
     let log = cluster.kubectl_ok(&["logs", "probe", "-n", &namespace, "-c", "ikanos"], None);
-    assert!(log.contains("api-token"), "the log names the provider key's variable:\n{log}");
-    let pod: Value = serde_json::from_str(&cluster.kubectl_ok(&["get", "pod", "probe", "-n", &namespace, "-o", "json"], None)).unwrap();
+    assert!(
+        log.contains("api-token"),
+        "the log names the provider key's variable:\n{log}"
+    );
+    let pod: Value =
+        serde_json::from_str(&cluster.kubectl_ok(&["get", "pod", "probe", "-n", &namespace, "-o", "json"], None))
+            .unwrap();
     let status = &pod["status"]["containerStatuses"][0];
     assert_eq!(status["ready"], false);
     assert_ne!(status["lastState"]["terminated"]["exitCode"], 0, "{status}");

@@ -20,7 +20,9 @@ pub fn tree_objects(cluster: &TestCluster, tree: &Path, namespace: &str, retag: 
         .tempdir_in(tree.parent().expect("a tree has a parent"))
         .expect("a temporary overlay");
     let base = tree.file_name().expect("a tree directory").to_string_lossy();
-    let mut kustomization = format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {namespace}\nresources: [../{base}]\n");
+    let mut kustomization = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {namespace}\nresources: [../{base}]\n"
+    );
     if !retag.is_empty() {
         kustomization.push_str("images:\n");
         for (name, tag) in retag {
@@ -65,7 +67,17 @@ pub fn issue_certificates(cluster: &TestCluster, namespace: &str, objects: &[Val
     let dir = tempfile::tempdir().expect("a directory for keys");
     let (key, cert) = (dir.path().join("tls.key"), dir.path().join("tls.crt"));
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
         .args(["-subj", "/CN=skipper-testbed"])
         .arg("-keyout")
         .arg(&key)
@@ -163,7 +175,10 @@ pub fn describe_pods(cluster: &TestCluster, namespace: &str) -> String {
         let name = pod["metadata"]["name"].as_str().unwrap_or("?");
         text.push_str(&format!("pod {name}: {}\n", pod["status"]["phase"]));
         for c in pod["status"]["containerStatuses"].as_array().into_iter().flatten() {
-            text.push_str(&format!("  container {}: ready={} state={}\n", c["name"], c["ready"], c["state"]));
+            text.push_str(&format!(
+                "  container {}: ready={} state={}\n",
+                c["name"], c["ready"], c["state"]
+            ));
             let log = cluster.container_logs(namespace, name, c["name"].as_str().unwrap_or(""));
             for line in log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev() {
                 text.push_str(&format!("    log: {line}\n"));
