@@ -1,6 +1,6 @@
 """Tests of the engine double, run as a subprocess on 127.0.0.1 with free ports.
 
-    cd /work/main && python3 -m pytest -q test-support/testbed
+    python3 -m pytest -q test-support/testbed   (from the repository root)
 """
 
 import base64
