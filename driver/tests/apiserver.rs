@@ -387,7 +387,7 @@ fn by_kind(objects: &[Object]) -> String {
 /// The server admits, and holds after applying for real, every object of every tree.
 #[tokio::test]
 async fn every_rendered_object_is_accepted_by_a_real_api_server() {
-    let Some(cluster) = TestCluster::get() else {
+    let Some(cluster) = TestCluster::start() else {
         return;
     };
     let started = Instant::now();
@@ -475,7 +475,7 @@ fn replica_sets(cluster: &TestCluster, namespace: &str) -> Vec<ReplicaSet> {
 #[tokio::test]
 #[ignore = "production correctness: PodSecurity restricted rejects the rendered pods: violates PodSecurity \"restricted:latest\": runAsNonRoot != true (pod or container \"ikanos\" must set securityContext.runAsNonRoot=true)"]
 async fn pod_security_restricted_admits_every_rendered_pod() {
-    let Some(cluster) = TestCluster::get() else {
+    let Some(cluster) = TestCluster::start() else {
         return;
     };
     let fleet = rendered_example();

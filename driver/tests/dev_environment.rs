@@ -56,7 +56,7 @@ fn deploy_dev(
 #[test]
 #[ignore = "production correctness: the engine image is tagged `1.0.0-beta5`, but the engine's release workflow publishes only git tags with the v (`v1.0.0-beta5`, ENGINE-FACTS §1.9), so every pull fails; and bind variables are named by the left-hand side (`GATEWAY_TOKEN`) while the engine reads the provider key (`gateway-token`, ENGINE-FACTS §1.3), so every capability with a bind exits at start"]
 fn dev_environment_runs() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let fleet = dev_tree();
     let namespace = cluster.namespace("dev-runs", &[]);
     let objects = deploy_dev(cluster, fleet.path(), &namespace, &[], None);
@@ -79,7 +79,7 @@ fn dev_environment_runs() {
 /// real tag so the pull succeeds (that defect is `dev_environment_runs`'s).
 #[test]
 fn a_bind_secret_without_its_key_keeps_the_pod_from_starting() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let fleet = dev_tree();
     let namespace = cluster.namespace("missing-bind-key", &[]);
     deploy_dev(
@@ -125,7 +125,7 @@ fn a_bind_secret_without_its_key_keeps_the_pod_from_starting() {
 /// (the API server asking kwok for the log the runner wrote) names the variable.
 #[test]
 fn an_engine_without_its_bind_variable_exits_and_its_log_names_it() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let namespace = cluster.namespace("engine-refuses", &[]);
     let document = "ikanos: \"1.0.0-beta5\"\n\
                     info: { display: Probe, description: A capability whose bind has no value }\n\

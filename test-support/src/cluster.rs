@@ -6,7 +6,7 @@
 //! handler, and the script's watchdog should the process be killed); each test takes a
 //! fresh namespace.
 //!
-//! When the binaries are not built and `CI` is not set, [`TestCluster::get`] prints why
+//! When the binaries are not built and `CI` is not set, [`TestCluster::start`] prints why
 //! and returns `None`, and the test returns early: skipped, saying so. Under `CI` a
 //! missing binary fails the test.
 
@@ -74,7 +74,7 @@ impl TestCluster {
     /// The test binary's cluster, started on first use; `None` (with a message) when the
     /// test bed is not built outside CI. A cluster that fails to start fails every test
     /// that asks for it, with the reason.
-    pub fn get() -> Option<&'static TestCluster> {
+    pub fn start() -> Option<&'static TestCluster> {
         let bin = testenv_bin(&[
             "etcd",
             "kube-apiserver",
@@ -83,13 +83,13 @@ impl TestCluster {
             "kubectl",
             "kwok",
         ])?;
-        match CLUSTER.get_or_init(|| TestCluster::start(bin)) {
+        match CLUSTER.get_or_init(|| TestCluster::launch(bin)) {
             Ok(cluster) => Some(cluster),
             Err(why) => panic!("the test cluster did not start: {why}"),
         }
     }
 
-    fn start(bin: PathBuf) -> Result<TestCluster, String> {
+    fn launch(bin: PathBuf) -> Result<TestCluster, String> {
         let started = Instant::now();
         let dir = std::env::temp_dir().join(format!("skipper-testenv-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

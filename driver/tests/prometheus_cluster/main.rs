@@ -56,7 +56,7 @@ const RATE_WINDOW_S: f64 = 300.0;
 /// `CapabilityDown` fires for it and for no other capability.
 #[test]
 fn prometheus_on_the_rendered_config_scrapes_records_and_alerts() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
@@ -309,7 +309,7 @@ fn prometheus_on_the_rendered_config_scrapes_records_and_alerts() {
 /// it alone.
 #[test]
 fn capability_down_fires_when_a_discovered_control_port_does_not_answer() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
@@ -373,7 +373,7 @@ fn capability_down_fires_when_a_discovered_control_port_does_not_answer() {
 #[test]
 #[ignore = "production correctness: the engine's request histogram uses OTel's default bucket bounds (0, 5, 10, … 10000) in SECONDS (ENGINE-FACTS §0 item 7), so every sub-second request lands in (0, 5] and the recorded histogram_quantile(0.99, …) is 4.95 s: CapabilityLatencyAboveSLO goes pending at once and fires after its 10m for a capability answering in milliseconds"]
 fn latency_alert_stays_quiet_under_fast_traffic() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
@@ -459,7 +459,7 @@ fn latency_alert_stays_quiet_under_fast_traffic() {
 #[test]
 #[ignore = "production correctness: the error-ratio rules count only ikanos_request_errors, which the engine writes for exceptions and MCP tool errors; a REST answer of 500 without an exception (a failed consumed API) is only ikanos_request_total{status=\"500\"} (ENGINE-FACTS §1.8), so the recorded error ratio of a capability failing half its requests is 0"]
 fn error_ratio_counts_rest_5xx_answers() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
@@ -534,7 +534,7 @@ fn error_ratio_counts_rest_5xx_answers() {
 #[test]
 #[ignore = "production correctness: the example's dev pods never start — the engine image is tagged `1.0.0-beta5` while the engine publishes only `v1.0.0-beta5` (ENGINE-FACTS §1.9), and bind variables are named by the left-hand side while the engine reads the provider key (ENGINE-FACTS §1.3); see dev_environment.rs::dev_environment_runs"]
 fn the_example_dev_tree_is_scraped() {
-    let Some(cluster) = TestCluster::get() else { return };
+    let Some(cluster) = TestCluster::start() else { return };
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
