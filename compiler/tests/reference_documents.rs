@@ -83,8 +83,8 @@ fn every_reference_capability_document_loads_without_a_diagnostic() {
         loaded += 1;
     }
     assert_eq!(
-        loaded, 14,
-        "11 tutorial steps, 2 control documents, 1 observability document"
+        loaded, 15,
+        "11 tutorial steps, 3 control documents (one with scripting), 1 observability document"
     );
 }
 
