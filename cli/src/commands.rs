@@ -57,10 +57,16 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             update: Some(capability),
         } => CompileOptions {
             refresh: Refresh::Only(capability.clone()),
+            repinning: true,
             ..CompileOptions::default()
         },
         Command::Lock { update: None } => CompileOptions {
             refresh: Refresh::All,
+            repinning: true,
+            ..CompileOptions::default()
+        },
+        Command::Promote { .. } => CompileOptions {
+            repinning: true,
             ..CompileOptions::default()
         },
         _ => CompileOptions::default(),

@@ -262,7 +262,26 @@ pub struct EngineRef {
     pub version: String,
 }
 
+/// The Ikanos engine's own image repositories. Its release workflow tags them with the
+/// git tag as it is (`v1.0.0-beta5`, with the `v`), `latest` and `sha-<commit>`; no tag
+/// without the `v` is published (ENGINE-FACTS §1.9, docker/metadata-action in the
+/// engine's workflow).
+pub const ENGINE_REPOSITORIES: [&str; 4] = [
+    "ghcr.io/naftiko/ikanos",
+    "docker.io/naftiko/ikanos",
+    "index.docker.io/naftiko/ikanos",
+    "naftiko/ikanos",
+];
+
 impl EngineRef {
+    /// For one of the engine's own repositories at a release version written without its
+    /// `v` (`1.0.0-beta5`), the tag that exists (`v1.0.0-beta5`): the other would never
+    /// pull.
+    pub fn missing_v(&self) -> Option<String> {
+        let published = ENGINE_REPOSITORIES.contains(&self.image.as_str());
+        (published && semver::Version::parse(&self.version).is_ok()).then(|| format!("v{}", self.version))
+    }
+
     /// `image:tag`, or `image@sha256:…` when the version is a digest.
     pub fn reference(&self) -> String {
         if self.version.starts_with("sha256:") {
@@ -479,8 +498,7 @@ pub struct BindSpec {
 }
 
 impl BindSpec {
-    /// The Kubernetes Secret the container reads this bind from, and for each variable
-    /// the key inside that Secret.
+    /// The Kubernetes Secret the container reads this bind from.
     pub fn secret_name(&self, capability: &str) -> String {
         match &self.source {
             BindSource::Secret { name } => name.clone(),
@@ -488,13 +506,14 @@ impl BindSpec {
         }
     }
 
-    /// The key in [`Self::secret_name`] that holds `variable`: an existing Secret keeps
-    /// the provider's key names; a Secret Skipper has produced uses the variable names.
-    pub fn secret_key<'a>(&'a self, variable: &'a str) -> &'a str {
-        match &self.source {
-            BindSource::Secret { .. } => self.keys.get(variable).map_or(variable, String::as_str),
-            _ => variable,
-        }
+    /// The provider keys (the right-hand side of `keys`), sorted and without repeats:
+    /// each is the name of the environment variable the engine reads and the key of
+    /// [`Self::secret_name`] that holds it. For a bind without `location` the engine takes
+    /// each value from `System.getenv(<provider key>)` and refuses to start when one is
+    /// missing; the left-hand name is only what the document writes in `{{...}}`
+    /// (ENGINE-FACTS §1.3, `BindingResolver.java`).
+    pub fn provider_keys(&self) -> std::collections::BTreeSet<&str> {
+        self.keys.values().map(String::as_str).collect()
     }
 }
 

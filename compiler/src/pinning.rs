@@ -4,7 +4,8 @@ use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::lock::{LOCK_FILE, Lock, LockFile, Pin};
 use crate::manifest::{EnvironmentDecl, Manifest};
 use crate::pipeline::CompileOptions;
-use crate::resolve::{Catalog, engine_for};
+use crate::resolve::{Catalog, engine_for, engine_version_span};
+use crate::source::Span;
 use crate::stdlib::Stdlib;
 use std::collections::BTreeSet;
 
@@ -116,6 +117,7 @@ pub fn check(
         );
         return;
     }
+    engine_tags(manifest, stdlib, file, effective, options.repinning, diags);
     for (env, pins) in &effective.environments {
         for (cap, pin) in pins {
             let from_file = file.filter(|f| f.lock.get(env, cap) == Some(pin));
@@ -263,4 +265,90 @@ pub fn promote(
         lock.set(to, cap, pin.clone());
     }
     Ok(lock)
+}
+
+/// Engines no node could pull: one of the engine's own repositories at a release version
+/// without its `v` (`EngineRef::missing_v`). One error per place that says so — the
+/// manifest's (or the stdlib's) `engine.version`, or the lock's pins of that engine —
+/// whatever the number of capabilities it reaches.
+fn engine_tags(
+    manifest: &Manifest,
+    stdlib: &Stdlib,
+    file: Option<&LockFile>,
+    effective: &Lock,
+    repinning: bool,
+    diags: &mut Diagnostics,
+) {
+    // In the order first met (the effective lock is sorted), so messages are stable.
+    let mut settings: Vec<(Span, String, String, Vec<String>)> = Vec::new();
+    let mut pinned: std::collections::BTreeMap<(String, String), Vec<(Span, String)>> = Default::default();
+    for (env, pins) in &effective.environments {
+        for (cap, pin) in pins {
+            let Some(fixed) = pin.engine.missing_v() else { continue };
+            let reference = pin.engine.reference();
+            let from_file = file.filter(|f| f.lock.get(env, cap) == Some(pin));
+            if let Some(span) = from_file.and_then(|f| f.span(env, cap)) {
+                pinned
+                    .entry((reference, fixed))
+                    .or_default()
+                    .push((span, format!("{env}/{cap}")));
+                continue;
+            }
+            let span = manifest
+                .environment(env)
+                .zip(manifest.capabilities.iter().find(|d| d.name.value == *cap))
+                .and_then(|(e, d)| engine_version_span(manifest, stdlib, e, d));
+            if let Some(span) = span {
+                let at = match settings.iter().position(|(s, ..)| *s == span) {
+                    Some(at) => at,
+                    None => {
+                        settings.push((span, reference, fixed, Vec::new()));
+                        settings.len() - 1
+                    }
+                };
+                settings[at].3.push(format!("{env}/{cap}"));
+            }
+        }
+    }
+    for (span, reference, fixed, uses) in settings {
+        diags.push(
+            Diagnostic::error(
+                "skipper::engine-tag",
+                format!("`{reference}` does not exist: the engine's images are tagged `{fixed}`"),
+            )
+            .label(span, format!("used by {}", summary(&uses)))
+            .help(format!(
+                "the Ikanos engine publishes its git tags as they are, with the `v`: write `version: {fixed}`"
+            )),
+        );
+    }
+    for ((reference, fixed), places) in pinned {
+        let count = match places.len() {
+            1 => String::new(),
+            n => format!(" ({n} pins)"),
+        };
+        let mut d = Diagnostic::error(
+            "skipper::engine-tag",
+            format!(
+                "`{LOCK_FILE}` pins `{reference}`{count}, which does not exist: the engine's images are tagged `{fixed}`"
+            ),
+        );
+        // The first few places; the count says how many there are.
+        for (span, place) in places.iter().take(3) {
+            d = d.label(*span, format!("{place} runs it"));
+        }
+        if repinning {
+            d.severity = Severity::Warning;
+        }
+        diags.push(d.help(format!(
+            "write `version: {fixed}` under `engine` in the manifest, `skipper lock`, then promote it with `skipper promote`"
+        )));
+    }
+}
+
+fn summary(uses: &[String]) -> String {
+    match uses.len() {
+        0..=3 => uses.join(", "),
+        n => format!("{}, … ({n} in all)", uses[..3].join(", ")),
+    }
 }

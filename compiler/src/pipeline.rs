@@ -52,6 +52,9 @@ pub struct CompileOptions {
     pub locked: bool,
     /// What to move to the newest version (`skipper lock`); builds keep every pin.
     pub refresh: Refresh,
+    /// The command rewrites pins (`skipper lock`, `skipper promote`): what is wrong with
+    /// a pin in the lock is what it is about to fix, so it warns instead of stopping.
+    pub repinning: bool,
 }
 
 /// Compiles the fleet manifest at `manifest_path` (absolute, or relative to the

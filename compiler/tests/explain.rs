@@ -133,7 +133,7 @@ fn the_engine_and_version_come_from_the_lock() {
         assert!(s.source.line.is_some(), "{key}");
     }
     let version = get(&e, "engine.version");
-    assert_eq!(version.value, json!("1.0.0-beta5"));
+    assert_eq!(version.value, json!("v1.0.0-beta5"));
     assert_eq!(version.overridden[0].kind, Kind::Defaults);
     // Without an HPA floor from any layer, the class's minimum is the replica count.
     let prod = explained(&c, "registry", "prod");
@@ -225,16 +225,16 @@ fn a_pin_that_differs_from_the_manifest_says_how_to_move_it() {
     let manifest = tmp.path().join("naftiko.fleet.yaml");
     let text = std::fs::read_to_string(&manifest)
         .unwrap()
-        .replace("version: 1.0.0-beta5 }", "version: 1.0.0-beta6 }")
+        .replace("version: v1.0.0-beta5 }", "version: v1.0.0-beta6 }")
         .replace("{ replicas: 4, class: premium }", "{ replicas: 1, class: premium }");
     std::fs::write(&manifest, text).unwrap();
     let c = compiled(tmp.path());
     let dev = explained(&c, "shipyard", "dev");
     let version = get(&dev, "engine.version");
-    assert_eq!(version.value, json!("1.0.0-beta5"));
+    assert_eq!(version.value, json!("v1.0.0-beta5"));
     assert_eq!(
         version.source.note.as_deref(),
-        Some("the manifest asks for 1.0.0-beta6; `skipper lock` moves the pin")
+        Some("the manifest asks for v1.0.0-beta6; `skipper lock` moves the pin")
     );
     let prod = explained(&c, "shipyard", "prod");
     let note = get(&prod, "engine.version").source.note.clone().unwrap();
@@ -259,7 +259,7 @@ fn a_pin_that_differs_from_the_manifest_says_how_to_move_it() {
     let engine = get(&e, "engine.version");
     assert_eq!(
         (engine.value.clone(), engine.source.kind),
-        (json!("1.0.0-beta6"), Kind::Defaults)
+        (json!("v1.0.0-beta6"), Kind::Defaults)
     );
 }
 

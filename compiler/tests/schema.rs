@@ -177,6 +177,7 @@ const OUT_OF_REACH: &[(&str, &str)] = &[
     ("unknown-key-document", "a capability document"),
     ("port-clash-rest-mcp", "a capability document"),
     ("reserved-variable-bind", "a capability document"),
+    ("bind-key-pattern", "a capability document"),
     ("tool-conflict-mcp", "capability documents"),
     ("metrics-needed-canary", "a capability document's control adapter"),
     ("duplicate-key-capability", "YAML itself: JSON has no duplicate keys"),

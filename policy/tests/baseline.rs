@@ -123,7 +123,7 @@ fn each_baseline_rule_points_at_the_offending_field() {
                 std::fs::remove_file(f.join("naftiko.fleet.lock")).unwrap();
                 edit(
                     f.join("naftiko.fleet.yaml"),
-                    "version: 1.0.0-beta5 }",
+                    "version: v1.0.0-beta5 }",
                     "version: latest }",
                 );
             },

@@ -345,15 +345,6 @@ fn check_bind(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentBind
                     "not `[A-Z][A-Z0-9_]*`",
                     &format!("rename it `{}`", screaming_snake(&var.value)),
                 );
-            } else if crate::naming::is_reserved_variable(&var.value) {
-                dec.error(
-                    crate::diag::Diagnostic::error(
-                        "skipper::reserved-variable",
-                        format!("bind variable `{}` is a name Skipper sets in the pod", var.value),
-                    )
-                    .label(var.span, "reserved for the OpenTelemetry environment")
-                    .help("`OTEL_*` and `K8S_POD_NAME` carry the fleet's tracing settings; rename the variable"),
-                );
             }
             if let Some(key) = dec.string(value, &format!("{kpath}.{}", var.value)) {
                 if key.value.is_empty()
@@ -371,6 +362,29 @@ fn check_bind(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentBind
                         ),
                         "invalid key",
                         "use the key's name in the provider, e.g. `registry-token`",
+                    );
+                } else if key.value.contains('*') {
+                    // In the pod the provider key is both the Secret key and the variable
+                    // the engine reads (ENGINE-FACTS §1.3); Kubernetes allows neither with `*`.
+                    dec.error(
+                        crate::diag::Diagnostic::error(
+                            "skipper::bind-key-pattern",
+                            format!(
+                                "provider key `{}` cannot be deployed: a Kubernetes Secret key may not hold `*`",
+                                key.value
+                            ),
+                        )
+                        .label(key.span, "the engine reads this as an environment variable's name")
+                        .help("name one key of the provider, e.g. `registry-token`"),
+                    );
+                } else if crate::naming::is_reserved_variable(&key.value) {
+                    dec.error(
+                        crate::diag::Diagnostic::error(
+                            "skipper::reserved-variable",
+                            format!("provider key `{}` is a variable Skipper sets in the pod", key.value),
+                        )
+                        .label(key.span, "the engine reads this bind from this variable, reserved for the OpenTelemetry environment")
+                        .help("`OTEL_*` and `K8S_POD_NAME` carry the fleet's tracing settings; name another key of the provider"),
                     );
                 }
                 keys.push((var, key));

@@ -20,7 +20,7 @@ use crate::graph::FleetGraph;
 use crate::lock::Lock;
 use crate::manifest::{CapabilityDecl, EnvironmentDecl, Manifest, Settings};
 use crate::model::*;
-use crate::source::{SourceMap, Spanned};
+use crate::source::{SourceMap, Span, Spanned};
 use crate::stdlib::Stdlib;
 use std::collections::{BTreeMap, HashMap};
 
@@ -187,6 +187,19 @@ fn capability_settings(manifest: &Manifest, stdlib: &Stdlib, env: &EnvironmentDe
         .flatten()
         .collect();
     layered(&layers)
+}
+
+/// Where the manifest (or the stdlib) set the engine version one capability gets in one
+/// environment.
+pub fn engine_version_span(
+    manifest: &Manifest,
+    stdlib: &Stdlib,
+    env: &EnvironmentDecl,
+    decl: &CapabilityDecl,
+) -> Option<Span> {
+    capability_settings(manifest, stdlib, env, decl)
+        .engine_version
+        .map(|v| v.span)
 }
 
 fn settings_engine(s: &Settings) -> EngineRef {

@@ -5,8 +5,8 @@
 //! engine doubles, and `CapabilityDown` fires when one capability's pods are gone.
 //!
 //! The fleet is `fixtures/observed/` (three capabilities: REST, MCP, both), which runs
-//! today; the example's does not (see `dev_environment.rs`), so the example's run is an
-//! ignored test. Prometheus gets the rendered scrape job unchanged except for what an
+//! without the Secrets the example needs; the example's dev tree is scraped by its own
+//! test. Prometheus gets the rendered scrape job unchanged except for what an
 //! in-cluster Prometheus has from its ServiceAccount; see [`prometheus_config`].
 //!
 //! Every wait is bounded; a failure names its step and carries Prometheus' log and every
@@ -532,7 +532,6 @@ fn error_ratio_counts_rest_5xx_answers() {
 /// cert-manager's Secrets) under its own rendered scrape job: every one of its four
 /// capabilities scraped.
 #[test]
-#[ignore = "production correctness: the example's dev pods never start — the engine image is tagged `1.0.0-beta5` while the engine publishes only `v1.0.0-beta5` (ENGINE-FACTS §1.9), and bind variables are named by the left-hand side while the engine reads the provider key (ENGINE-FACTS §1.3); see dev_environment.rs::dev_environment_runs"]
 fn the_example_dev_tree_is_scraped() {
     let Some(cluster) = TestCluster::start() else { return };
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {

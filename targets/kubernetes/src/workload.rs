@@ -124,18 +124,20 @@ fn resources(list: &ResourceList) -> BTreeMap<String, Quantity> {
     ])
 }
 
-/// One variable per bind key, each from a Secret: a reference, never a value.
+/// One variable per provider key, each from a Secret: a reference, never a value. The
+/// variable is named by the provider key, because that is the variable the engine reads
+/// (see `BindSpec::provider_keys`).
 fn bind_env(cap: &ResolvedCapability) -> Vec<EnvVar> {
     let mut env = Vec::new();
     for bind in &cap.binds {
         let secret = bind.secret_name(&cap.name);
-        for variable in bind.keys.keys() {
+        for key in bind.provider_keys() {
             env.push(EnvVar {
-                name: variable.clone(),
+                name: key.to_string(),
                 value_from: Some(EnvVarSource {
                     secret_key_ref: Some(SecretKeySelector {
                         name: secret.clone(),
-                        key: bind.secret_key(variable).to_string(),
+                        key: key.to_string(),
                         optional: Some(false),
                     }),
                     ..EnvVarSource::default()
@@ -148,8 +150,6 @@ fn bind_env(cap: &ResolvedCapability) -> Vec<EnvVar> {
     env
 }
 
-/// Bind references and the OpenTelemetry environment, sorted by name (no name is in
-/// both: the compiler reserves the OpenTelemetry names).
 fn container_env(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<EnvVar> {
     let mut env = bind_env(cap);
     env.extend(crate::telemetry::otel_env(ctx, cap));

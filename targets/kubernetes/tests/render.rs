@@ -48,20 +48,21 @@ fn binds_become_secret_references_with_the_right_keys() {
             Some((e.name.clone(), r.name.clone(), r.key.clone()))
         })
         .collect();
-    // An existing Secret keeps the provider's key names.
+    // Each variable is named by its provider key, the variable the engine reads
+    // (ENGINE-FACTS §1.3), from the key of the same name in the bind's Secret.
     assert_eq!(
         refs,
         [
-            ("GATEWAY_TOKEN".into(), "gateway-dev".into(), "gateway-token".into()),
+            ("gateway-token".into(), "gateway-dev".into(), "gateway-token".into()),
             (
-                "REGISTRY_TOKEN".into(),
-                "registry-dev".into(),
-                "registry-bearer-token".into()
-            ),
-            (
-                "REGISTRY_VERSION".into(),
+                "registry-api-version".into(),
                 "registry-dev".into(),
                 "registry-api-version".into()
+            ),
+            (
+                "registry-bearer-token".into(),
+                "registry-dev".into(),
+                "registry-bearer-token".into()
             ),
         ]
     );
@@ -71,15 +72,21 @@ fn binds_become_secret_references_with_the_right_keys() {
             .all(|e| e.name.starts_with("OTEL_")),
         "bind variables are never literal values"
     );
+    assert!(
+        !env.iter()
+            .any(|e| e.name == "REGISTRY_TOKEN" || e.name == "GATEWAY_TOKEN"),
+        "the document's left-hand names are never the pod's variables"
+    );
 
-    // A store-backed bind reads the Secret Skipper's secrets target produces, by variable name.
+    // A store-backed bind reads the Secret Skipper's secrets target produces, whose keys
+    // are the provider keys too.
     let (ctx, prod) = capability(&fleet, "prod", "registry");
     let env = container(&ctx, &prod).env.unwrap();
-    let token = env.iter().find(|e| e.name == "REGISTRY_TOKEN").unwrap();
+    let token = env.iter().find(|e| e.name == "registry-bearer-token").unwrap();
     let r = token.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
     assert_eq!(
         (r.name.as_str(), r.key.as_str()),
-        ("registry-bind-registry-env", "REGISTRY_TOKEN")
+        ("registry-bind-registry-env", "registry-bearer-token")
     );
 }
 

@@ -16,15 +16,15 @@ pub fn external_secret(ctx: &EnvContext, cap: &ResolvedCapability, bind: &BindSp
     let BindSource::Store { store, scope, path, .. } = &bind.source else {
         return None;
     };
-    // One entry per variable: the Secret key is the one the Deployment reads, and the
-    // remote property is the provider's key the document's bind names. `keys` is sorted.
+    // One entry per provider key: the remote property the document's bind names, written
+    // under the same key, which is the variable the Deployment sets and the engine reads.
     let data: Vec<Value> = bind
-        .keys
-        .iter()
-        .map(|(variable, source_key)| {
+        .provider_keys()
+        .into_iter()
+        .map(|key| {
             json!({
-                "secretKey": bind.secret_key(variable),
-                "remoteRef": { "key": path, "property": source_key },
+                "secretKey": key,
+                "remoteRef": { "key": path, "property": key },
             })
         })
         .collect();

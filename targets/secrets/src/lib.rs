@@ -4,7 +4,7 @@
 //!
 //! Per capability (under `<env>/<capability>/`): one `ExternalSecret` per bind that reads
 //! a store, producing exactly the Secret the Kubernetes target's pods read
-//! (`BindSpec::secret_name`, one key per variable, `BindSpec::secret_key`). A bind from an
+//! (`BindSpec::secret_name`, one key per provider key, `BindSpec::provider_keys`). A bind from an
 //! existing Secret (`k8s-secret://`) needs nothing. Fleet-wide (under `<env>/fleet/`): a
 //! `SecretStore`, or a `ClusterSecretStore` for `scope: cluster`, for every store the
 //! environment's binds read.
