@@ -471,9 +471,8 @@ fn replica_sets(cluster: &TestCluster, namespace: &str) -> Vec<ReplicaSet> {
 /// PodSecurity at `restricted` admits every pod the example's dev tree renders: each
 /// Deployment's ReplicaSet creates its pods. PodSecurity refuses pods when they are
 /// created, so a refusal shows as the ReplicaSet's `FailedCreate`, which retrying never
-/// fixes; anything else gets a minute.
+/// fixes; anything else gets a minute. (It failed before the pods ran as non-root.)
 #[tokio::test]
-#[ignore = "production correctness: PodSecurity restricted rejects the rendered pods: violates PodSecurity \"restricted:latest\": runAsNonRoot != true (pod or container \"ikanos\" must set securityContext.runAsNonRoot=true)"]
 async fn pod_security_restricted_admits_every_rendered_pod() {
     let Some(cluster) = TestCluster::start() else {
         return;

@@ -53,14 +53,16 @@ fn deploy_dev(
     objects
 }
 
-/// Every Deployment of the dev tree becomes Available, its pods Ready through their own
-/// probes. It failed before the engine tag carried its `v` (`skipper::engine-tag`) and the
-/// bind variables were named by their provider keys (production-correctness items).
+/// Every Deployment of the dev tree becomes Available, in a namespace whose PodSecurity
+/// admission enforces `restricted`, its pods Ready through their own probes. It failed
+/// before the engine tag carried its `v` (`skipper::engine-tag`), before the bind
+/// variables were named by their provider keys, and before the pods ran as non-root.
 #[test]
 fn dev_environment_runs() {
     let Some(cluster) = TestCluster::start() else { return };
     let fleet = dev_tree();
-    let namespace = cluster.namespace("dev-runs", &[]);
+    // PodSecurity admission at `restricted`, as a hardened cluster enforces it.
+    let namespace = cluster.namespace("dev-runs", &[("pod-security.kubernetes.io/enforce", "restricted")]);
     let objects = deploy_dev(cluster, fleet.path(), &namespace, &[], None);
     let deployments = objects.iter().filter(|o| o["kind"] == "Deployment").count();
     assert_eq!(deployments, 4, "the dev tree deploys four capabilities");

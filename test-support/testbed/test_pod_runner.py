@@ -120,3 +120,14 @@ def test_the_engine_command_line_follows_the_images_entrypoint_and_cmd():
         podspec.engine_arguments({"args": ["validate", "x.yml"]}, {})
     with pytest.raises(podspec.ConfigError, match="models only the engine"):
         podspec.engine_arguments({"command": ["sh", "-c", "sleep 1"]}, {})
+
+
+def test_run_as_non_root_needs_a_non_root_user_as_the_kubelet_checks():
+    pod = dict(POD, spec=dict(POD["spec"], securityContext={"runAsNonRoot": True}))
+    with pytest.raises(podspec.ConfigError, match="container has runAsNonRoot and image will run as root"):
+        podspec.check_non_root(pod, {"name": "ikanos"})
+    with pytest.raises(podspec.ConfigError, match="runAsUser breaks non-root policy"):
+        podspec.check_non_root(pod, {"name": "ikanos", "securityContext": {"runAsUser": 0}})
+    podspec.check_non_root(dict(POD, spec=dict(POD["spec"], securityContext={"runAsNonRoot": True, "runAsUser": 65532})),
+                           {"name": "ikanos"})
+    podspec.check_non_root(POD, {"name": "ikanos"})  # no policy: the image's root is allowed

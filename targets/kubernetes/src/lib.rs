@@ -9,6 +9,7 @@
 //! capability's mTLS certificate in both modes (`tls`).
 
 pub mod crd;
+pub mod hardening;
 pub mod labels;
 pub mod operator;
 pub mod telemetry;

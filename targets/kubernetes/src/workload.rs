@@ -1,5 +1,6 @@
 //! The workload of one capability: ServiceAccount, ConfigMap, Deployment, Service, HPA, PDB.
 
+use crate::hardening;
 use crate::labels::{DOCUMENT_HASH, capability_labels, selector_labels};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::autoscaling::v2::{
@@ -7,9 +8,9 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
-    KeyToPath, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecretKeySelector, Service, ServiceAccount, ServicePort,
+    ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -211,14 +212,8 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
         startup_probe: Some(http_probe("/health/live", control, 2, 30)),
         liveness_probe: Some(http_probe("/health/live", control, 10, 3)),
         readiness_probe: Some(http_probe("/health/ready", control, 5, 3)),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                ..Capabilities::default()
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(hardening::container_security_context()),
+        lifecycle: Some(hardening::lifecycle()),
         volume_mounts: Some(
             std::iter::once(VolumeMount {
                 name: DOCUMENT_VOLUME.into(),
@@ -226,6 +221,7 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
                 read_only: Some(true),
                 ..VolumeMount::default()
             })
+            .chain(std::iter::once(hardening::scratch_mount()))
             .chain(crate::tls::mount(cap))
             .collect(),
         ),
@@ -242,13 +238,8 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
     let pod = PodSpec {
         service_account_name: Some(cap.name.clone()),
         automount_service_account_token: Some(false),
-        security_context: Some(PodSecurityContext {
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                ..SeccompProfile::default()
-            }),
-            ..PodSecurityContext::default()
-        }),
+        security_context: Some(hardening::pod_security_context()),
+        topology_spread_constraints: hardening::spread(cap, &selector_labels(cap)),
         containers: vec![container],
         volumes: Some(
             std::iter::once(Volume {
@@ -260,6 +251,7 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
                 }),
                 ..Volume::default()
             })
+            .chain(std::iter::once(hardening::scratch_volume()))
             .chain(crate::tls::volume(cap))
             .collect(),
         ),

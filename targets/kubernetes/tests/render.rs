@@ -283,9 +283,6 @@ fn every_pod_gets_the_opentelemetry_environment() {
 fn the_mtls_certificate_is_mounted_only_without_a_mesh() {
     use skipper_compiler::naming::{TLS_MOUNT, tls_secret};
     let fleet = fleet();
-    let pod = |ctx: &EnvContext, cap: &ResolvedCapability| {
-        workload::deployment(ctx, cap).spec.unwrap().template.spec.unwrap()
-    };
     for env in ["dev", "staging"] {
         let (ctx, registry) = capability(&fleet, env, "registry");
         let pod = pod(&ctx, &registry);
@@ -319,6 +316,76 @@ fn the_mtls_certificate_is_mounted_only_without_a_mesh() {
 
     let (ctx, prod) = capability(&fleet, "prod", "registry");
     let pod = pod(&ctx, &prod);
-    assert_eq!(pod.volumes.unwrap().len(), 1, "only the document");
+    let volumes: Vec<String> = pod.volumes.unwrap().into_iter().map(|v| v.name).collect();
+    assert_eq!(volumes, ["document", "tmp"], "no certificate with a mesh");
     assert!(capability_resource(&ctx, &prod).spec.mtls.is_none());
+}
+
+/// The pod template of a capability's Deployment.
+fn pod(ctx: &EnvContext, cap: &ResolvedCapability) -> k8s_openapi::api::core::v1::PodSpec {
+    workload::deployment(ctx, cap).spec.unwrap().template.spec.unwrap()
+}
+
+/// Pod Security Standards' `restricted` level (kubernetes.io, "Pod Security Standards"):
+/// non-root with a numeric user (the engine's image declares none, so a kubelet would
+/// refuse `runAsNonRoot` alone), no privilege escalation, every capability dropped,
+/// RuntimeDefault seccomp; and a read-only root filesystem with a writable `/tmp`. The test
+/// cluster's PodSecurity admission checks the same on the rendered tree
+/// (driver/tests/dev_environment.rs).
+#[test]
+fn pods_meet_the_restricted_pod_security_standard() {
+    let fleet = fleet();
+    let (ctx, dev) = capability(&fleet, "dev", "registry");
+    let pod = pod(&ctx, &dev);
+    let psc = pod.security_context.as_ref().unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert!(psc.run_as_user.is_some_and(|u| u > 0), "a numeric, non-root user");
+    assert_eq!(psc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+    let c = &pod.containers[0];
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_string()][..])
+    );
+    let tmp = c
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.mount_path == "/tmp");
+    assert!(
+        tmp.is_some_and(|m| m.read_only != Some(true)),
+        "the JVM's /tmp is writable"
+    );
+    let pre_stop = c
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|p| p.sleep.as_ref());
+    assert!(
+        pre_stop.is_some_and(|s| s.seconds > 0),
+        "endpoints drain before SIGTERM"
+    );
+}
+
+/// A class that always runs several pods spreads them over nodes and zones; a single
+/// pod has nothing to spread.
+#[test]
+fn several_pods_are_spread_over_nodes_and_zones() {
+    let fleet = fleet();
+    let (ctx, prod) = capability(&fleet, "prod", "shipyard");
+    let spread = pod(&ctx, &prod)
+        .topology_spread_constraints
+        .expect("shipyard runs 4 pods in prod");
+    let keys: Vec<&str> = spread.iter().map(|t| t.topology_key.as_str()).collect();
+    assert_eq!(keys, ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+    assert!(
+        spread
+            .iter()
+            .all(|t| t.when_unsatisfiable == "ScheduleAnyway" && t.max_skew == 1)
+    );
+    let (ctx, dev) = capability(&fleet, "dev", "dockyard");
+    assert!(pod(&ctx, &dev).topology_spread_constraints.is_none());
 }

@@ -201,6 +201,7 @@ class PodWorker(threading.Thread):
             c.restart_at = time.monotonic() + 5
             return
         try:
+            podspec.check_non_root(self.pod, c.spec)
             env = podspec.environment(self.kube, self.pod, c.spec)
             document = podspec.engine_arguments(c.spec, env)
             root, workdir = podspec.container_root(self.dir, c.spec, volumes)

@@ -278,6 +278,24 @@ def image_problem(image):
     return None
 
 
+def check_non_root(pod, container):
+    """The kubelet's runAsNonRoot check (verifyRunAsNonRoot): the image's user is root —
+    the engine's Dockerfile declares no USER (ENGINE-FACTS §1.9) — so `runAsNonRoot`
+    needs a numeric non-zero `runAsUser` from the container or the pod."""
+    pod_sc = pod["spec"].get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+    user = sc.get("runAsUser", pod_sc.get("runAsUser"))
+    if not non_root:
+        return
+    meta = pod["metadata"]
+    where = f'(pod: "{meta["name"]}_{meta["namespace"]}({meta["uid"]})", container: {container["name"]})'
+    if user is None:
+        raise ConfigError(f"container has runAsNonRoot and image will run as root {where}")
+    if user == 0:
+        raise ConfigError(f"container's runAsUser breaks non-root policy {where}")
+
+
 def engine_arguments(container, env):
     """The engine's argv after `java -jar ikanos.jar` (kubelet: `command` replaces the
     ENTRYPOINT, `args` the CMD; $(VAR) expanded), or raise ConfigError when the container
