@@ -40,6 +40,13 @@ pub const METRIC_ENVIRONMENT_LABEL: &str = "environment";
 pub const METRIC_REGION_LABEL: &str = "region";
 pub const METRIC_VERSION_LABEL: &str = "version";
 
+/// The failed requests among the engine's `ikanos_request_total` series: REST and skill
+/// answers are counted by HTTP status (`500` also on an exception), MCP calls as `OK` or
+/// `ERROR` (ENGINE-FACTS §1.8). `ikanos_request_errors` is not the failure count: it
+/// counts exceptions and MCP tool errors only, and misses every 5xx the engine answers
+/// without one, such as a failed consumed API. Client errors (4xx) spend no error budget.
+pub const FAILED_REQUESTS_MATCHER: &str = "status=~\"5..|ERROR\"";
+
 /// The engine's container in every capability pod (restart alerts select on it).
 pub const ENGINE_CONTAINER: &str = "ikanos";
 

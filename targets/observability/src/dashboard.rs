@@ -3,10 +3,12 @@
 //! engine's own series), plus the APIs capabilities consume. Panel ids and positions
 //! come from the panel list's order, so the JSON is the same on every build.
 
-use crate::rules::{ERROR_BUDGET, ERRORS_RATE, LATENCY_P99, LATENCY_SLO, REQUESTS_RATE, error_ratio};
+use crate::rules::{ERROR_BUDGET, ERRORS_RATE, LATENCY_MEAN, LATENCY_SLO, REQUESTS_RATE, error_ratio};
 use serde_json::{Value, json};
 use skipper_compiler::model::EnvContext;
-use skipper_compiler::naming::{self, METRIC_CAPABILITY_LABEL, METRIC_ENVIRONMENT_LABEL, METRIC_FLEET_LABEL};
+use skipper_compiler::naming::{
+    self, FAILED_REQUESTS_MATCHER, METRIC_CAPABILITY_LABEL, METRIC_ENVIRONMENT_LABEL, METRIC_FLEET_LABEL,
+};
 
 /// The dashboard JSON model version of Grafana 12.
 pub const SCHEMA_VERSION: u32 = 41;
@@ -68,10 +70,13 @@ fn series(title: &'static str, unit: &'static str, queries: Vec<(String, &'stati
     }
 }
 
-fn quantile(q: &str, by: &str, metric: &str) -> String {
+/// Mean latency of `metric` (a histogram) by `by`: `_sum / _count`. Never
+/// `histogram_quantile`: the engine's buckets are OpenTelemetry's millisecond defaults in
+/// seconds (see `rules::LATENCY_MEAN`), so every quantile of a fast service reads ≈ 5 s.
+fn mean(by: &str, metric: &str) -> String {
+    let s = sel();
     format!(
-        "histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{{{}}}[$__rate_interval])))",
-        sel()
+        "sum by ({by}) (rate({metric}_sum{{{s}}}[$__rate_interval])) / sum by ({by}) (rate({metric}_count{{{s}}}[$__rate_interval]))"
     )
 }
 
@@ -122,29 +127,11 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                     vec![(format!("{}{{{s}}}", error_ratio("5m")), "{{capability}}")],
                 ),
                 series(
-                    "Latency p99 (latency SLI)",
+                    "Mean latency (latency SLI) and the objective",
                     "s",
                     vec![
-                        (format!("{LATENCY_P99}{{{s}}}"), "{{capability}}"),
-                        (format!("{LATENCY_SLO}{{{s}}}"), "{{capability}} SLO"),
-                    ],
-                ),
-                series(
-                    "Latency percentiles",
-                    "s",
-                    vec![
-                        (
-                            quantile("0.5", "capability", "ikanos_request_duration_seconds"),
-                            "{{capability}} p50",
-                        ),
-                        (
-                            quantile("0.9", "capability", "ikanos_request_duration_seconds"),
-                            "{{capability}} p90",
-                        ),
-                        (
-                            quantile("0.99", "capability", "ikanos_request_duration_seconds"),
-                            "{{capability}} p99",
-                        ),
+                        (format!("{LATENCY_MEAN}{{{s}}}"), "{{capability}}"),
+                        (format!("{LATENCY_SLO}{{{s}}}"), "{{capability}} objective"),
                     ],
                 ),
                 series(
@@ -172,7 +159,17 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                     )],
                 ),
                 series(
-                    "Errors by operation",
+                    "Failed requests by operation and status",
+                    "reqps",
+                    vec![(
+                        format!(
+                            "sum by ({by_op}, status) (rate(ikanos_request_total{{{s},{FAILED_REQUESTS_MATCHER}}}[$__rate_interval]))"
+                        ),
+                        "{{capability}} {{ikanos_operation_id}} {{status}}",
+                    )],
+                ),
+                series(
+                    "Exceptions by operation",
                     "reqps",
                     vec![(
                         format!("sum by ({by_op}, error_type) (rate(ikanos_request_errors{{{s}}}[$__rate_interval]))"),
@@ -180,18 +177,18 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                     )],
                 ),
                 series(
-                    "Latency p99 by operation",
+                    "Mean latency by operation",
                     "s",
                     vec![(
-                        quantile("0.99", by_op, "ikanos_request_duration_seconds"),
+                        mean(by_op, "ikanos_request_duration_seconds"),
                         "{{capability}} {{ikanos_operation_id}}",
                     )],
                 ),
                 series(
-                    "Step latency p99",
+                    "Mean step latency",
                     "s",
                     vec![(
-                        quantile("0.99", "capability, step_type", "ikanos_step_duration_seconds"),
+                        mean("capability, step_type", "ikanos_step_duration_seconds"),
                         "{{capability}} {{step_type}}",
                     )],
                 ),
@@ -211,14 +208,10 @@ fn rows() -> Vec<(&'static str, Vec<Panel>)> {
                     )],
                 ),
                 series(
-                    "Consumed API latency p95",
+                    "Mean consumed API latency",
                     "s",
                     vec![(
-                        quantile(
-                            "0.95",
-                            "capability, server_address",
-                            "ikanos_http_client_duration_seconds",
-                        ),
+                        mean("capability, server_address", "ikanos_http_client_duration_seconds"),
                         "{{capability}} → {{server_address}}",
                     )],
                 ),

@@ -154,39 +154,54 @@ fn cases(slo: &Slo) -> Vec<Case> {
     cases
 }
 
-/// Histogram buckets around the SLO: every request lands just above it (p99 at 1.25×
-/// the SLO) or just below it (p99 at 0.995×).
+/// The engine's bucket bounds: OpenTelemetry's defaults, which are milliseconds, used for
+/// seconds (ENGINE-FACTS §0 item 7).
+const ENGINE_BUCKETS: [&str; 16] = [
+    "0", "5", "10", "25", "50", "75", "100", "250", "500", "750", "1000", "2500", "5000", "7500", "10000", "+Inf",
+];
+
+/// Every request taking `seconds`, as the engine records it: `_sum` and `_count`, and the
+/// buckets with the engine's bounds (for a fast service all in `le="5"`, where a
+/// `histogram_quantile` would read ≈ 4.95 s: the fast case fails should one come back).
+fn latency_series(slo: &Slo, seconds: f64) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = ENGINE_BUCKETS
+        .iter()
+        .map(|le| {
+            let holds = *le == "+Inf" || le.parse::<f64>().is_ok_and(|bound| bound >= seconds);
+            (
+                series(slo, "ikanos_request_duration_seconds_bucket", &[("le", le)]),
+                counter(if holds { TRAFFIC } else { 0.0 }, 30),
+            )
+        })
+        .collect();
+    out.push((
+        series(slo, "ikanos_request_duration_seconds_count", &[]),
+        counter(TRAFFIC, 30),
+    ));
+    out.push((
+        series(slo, "ikanos_request_duration_seconds_sum", &[]),
+        counter(TRAFFIC * seconds, 30),
+    ));
+    out
+}
+
+/// Requests at [`ABOVE`] × the objective fire the latency alert; at [`BELOW`] × they
+/// keep it silent.
 fn latency_cases(slo: &Slo) -> Vec<Case> {
     let t = slo.latency_seconds;
-    let bounds = [num(t / 2.0), num(t), num(t * 1.25), "+Inf".to_string()];
-    let buckets = |fast: bool| -> Vec<(String, String)> {
-        bounds
-            .iter()
-            .enumerate()
-            // Slow: nothing at or below the SLO, everything by 1.25× it. Fast: nothing
-            // within half of it, everything within it.
-            .map(|(i, le)| {
-                let filled = if fast { i >= 1 } else { i >= 2 };
-                (
-                    series(slo, "ikanos_request_duration_seconds_bucket", &[("le", le)]),
-                    counter(if filled { TRAFFIC } else { 0.0 }, 30),
-                )
-            })
-            .collect()
-    };
     let cap = &slo.capability;
     vec![
         Case {
-            name: format!("{cap}: p99 latency above {} fires {LATENCY_ALERT}", slo.latency_text),
-            series: buckets(false),
+            name: format!("{cap}: mean latency above {} fires {LATENCY_ALERT}", slo.latency_text),
+            series: latency_series(slo, t * ABOVE),
             checks: vec![(LATENCY_ALERT, "30m".into(), fires())],
         },
         Case {
             name: format!(
-                "{cap}: p99 latency within {} keeps {LATENCY_ALERT} silent",
+                "{cap}: mean latency within {} keeps {LATENCY_ALERT} silent",
                 slo.latency_text
             ),
-            series: buckets(true),
+            series: latency_series(slo, t * BELOW),
             checks: vec![(LATENCY_ALERT, "30m".into(), None)],
         },
     ]
@@ -213,13 +228,23 @@ fn piecewise(stretches: &[(u32, f64)]) -> String {
     parts.join(" ")
 }
 
+/// The engine's request counters over the stretches: answered requests by status (the
+/// failing ones `500`, which the engine writes for a failed consumed API without counting
+/// an error); no failing series at all when nothing fails, as on the engine.
 fn traffic(slo: &Slo, stretches: &[Stretch]) -> Vec<(String, String)> {
-    let total: Vec<(u32, f64)> = stretches.iter().map(|(m, t, _)| (*m, *t)).collect();
-    let errors: Vec<(u32, f64)> = stretches.iter().map(|(m, t, r)| (*m, t * r)).collect();
-    vec![
-        (series(slo, "ikanos_request_total", &[]), piecewise(&total)),
-        (series(slo, "ikanos_request_errors", &[]), piecewise(&errors)),
-    ]
+    let ok: Vec<(u32, f64)> = stretches.iter().map(|(m, t, r)| (*m, t * (1.0 - r))).collect();
+    let failed: Vec<(u32, f64)> = stretches.iter().map(|(m, t, r)| (*m, t * r)).collect();
+    let mut out = vec![(
+        series(slo, "ikanos_request_total", &[("status", "200")]),
+        piecewise(&ok),
+    )];
+    if failed.iter().any(|(_, n)| *n > 0.0) {
+        out.push((
+            series(slo, "ikanos_request_total", &[("status", "500")]),
+            piecewise(&failed),
+        ));
+    }
+    out
 }
 
 /// The end of the traffic, as an evaluation time.

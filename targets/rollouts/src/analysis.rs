@@ -1,5 +1,5 @@
-//! The AnalysisTemplate of a capability: error rate and p99 latency of the canary pods,
-//! from the metrics the Ikanos control port exports.
+//! The AnalysisTemplate of a capability: error rate and latency of the canary pods, from
+//! the metrics the Ikanos control port exports.
 
 use serde_json::{Value, json};
 use skipper_compiler::model::{EnvContext, ResolvedCapability};
@@ -32,11 +32,18 @@ pub fn template(ctx: &EnvContext, cap: &ResolvedCapability, labels: Value) -> Va
     let s = selector();
     // `scalar()` makes "no traffic yet" NaN rather than an empty result; a canary that
     // receives no requests is not failed for it.
-    let error_rate = format!(
-        "scalar(sum(rate(ikanos_request_errors{{{s}}}[{window}])) / sum(rate(ikanos_request_total{{{s}}}[{window}])))"
-    );
+    // Failed answers by status (`naming::FAILED_REQUESTS_MATCHER`): `ikanos_request_errors`
+    // misses every 5xx answered without an exception. Before the first failure there is
+    // no failed series: 0, not absent, once there is traffic.
+    let failed = naming::FAILED_REQUESTS_MATCHER;
+    let total = format!("sum(rate(ikanos_request_total{{{s}}}[{window}]))");
+    let error_rate =
+        format!("scalar((sum(rate(ikanos_request_total{{{s},{failed}}}[{window}])) or {total} * 0) / {total})");
+    // The mean, from `_sum` and `_count`: the engine's duration buckets are OpenTelemetry's
+    // millisecond defaults used as seconds (ENGINE-FACTS §0 item 7), so a quantile over
+    // them reads ≈ 4.95 s for any fast canary and would fail every rollout.
     let latency = format!(
-        "scalar(histogram_quantile(0.99, sum by (le) (rate(ikanos_request_duration_seconds_bucket{{{s}}}[{window}]))))"
+        "scalar(sum(rate(ikanos_request_duration_seconds_sum{{{s}}}[{window}])) / sum(rate(ikanos_request_duration_seconds_count{{{s}}}[{window}])))"
     );
     let metric = |name: &str, query: String, limit: f64| {
         json!({
@@ -56,7 +63,7 @@ pub fn template(ctx: &EnvContext, cap: &ResolvedCapability, labels: Value) -> Va
             "args": [{ "name": "namespace" }, { "name": "capability" }, { "name": "canary-hash" }],
             "metrics": [
                 metric("error-rate", error_rate, analysis.max_error_rate.ratio()),
-                metric("latency-p99", latency, analysis.max_latency_p99.as_secs_f64()),
+                metric("latency", latency, analysis.max_latency_p99.as_secs_f64()),
             ],
         },
     })
