@@ -49,8 +49,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const MESHES: [&str; 4] = ["native", "istio", "linkerd", "consul"];
-const STRATEGIES: [&str; 4] = ["rolling", "canary", "blueGreen", "progressive"];
 /// The trees of a fleet with one environment in two regions, as rendered.
 const FLEET_TREES: [&str; 4] = ["dev", "staging", "prod/eu-west-1", "prod/us-east-1"];
 const MANAGER: &str = "skipper";
@@ -64,20 +62,10 @@ struct Tree {
 
 impl Tree {
     fn new(label: &str, dir: PathBuf) -> Tree {
-        let namespace: String = label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
         Tree {
             label: label.to_string(),
             dir,
-            namespace,
+            namespace: skipper_test_support::cluster::dns_label(label),
         }
     }
 }
@@ -103,28 +91,6 @@ impl Object {
     fn is_namespace(&self) -> bool {
         self.resource.group.is_empty() && self.resource.kind == "Namespace"
     }
-}
-
-/// The example with `dev` on `mesh` and `registry` rolled out with `strategy`, built (dev
-/// only): a variant of the golden matrix, exactly as `matrix.rs` makes it.
-fn matrix_variant(mesh: &str, strategy: &str) -> tempfile::TempDir {
-    let fleet = example_copy();
-    let manifest = fleet.path().join("naftiko.fleet.yaml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let text = text
-        .replacen("    class: dev  ", &format!("    mesh: {mesh}\n    class: dev  "), 1)
-        .replacen(
-            "    expose: { rest: { path: /registry } }\n",
-            &format!("    expose: {{ rest: {{ path: /registry }} }}\n    rollout: {{ strategy: {strategy} }}\n"),
-            1,
-        );
-    std::fs::write(&manifest, text).unwrap();
-    let options = BuildOptions {
-        environments: vec!["dev".into()],
-        ..BuildOptions::default()
-    };
-    build_fleet(fleet.path(), &options);
-    fleet
 }
 
 /// The GitOps target's Flux fleet, built, as `gitops.rs` builds it.

@@ -9,38 +9,10 @@ use skipper_compiler::capdoc::node_to_yaml;
 use skipper_compiler::diag::Diagnostics;
 use skipper_compiler::emit::Yaml;
 use skipper_compiler::source::SourceId;
-use skipper_driver::BuildOptions;
 use skipper_test_support::validate_crds;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const MESHES: [&str; 4] = ["native", "istio", "linkerd", "consul"];
-const STRATEGIES: [&str; 4] = ["rolling", "canary", "blueGreen", "progressive"];
-
-/// The example with `dev` on `mesh` and `registry` rolled out with `strategy`, built
-/// (dev only) into `<dir>/rendered`.
-fn variant(mesh: &str, strategy: &str) -> tempfile::TempDir {
-    let fleet = example_copy();
-    let manifest = fleet.path().join("naftiko.fleet.yaml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let text = text
-        .replacen("    class: dev  ", &format!("    mesh: {mesh}\n    class: dev  "), 1)
-        .replacen(
-            "    expose: { rest: { path: /registry } }\n",
-            &format!("    expose: {{ rest: {{ path: /registry }} }}\n    rollout: {{ strategy: {strategy} }}\n"),
-            1,
-        );
-    std::fs::write(&manifest, text).unwrap();
-    build_fleet(
-        fleet.path(),
-        &BuildOptions {
-            environments: vec!["dev".into()],
-            ..BuildOptions::default()
-        },
-    );
-    fleet
-}
 
 fn files_of(dir: &Path, names: &[&str]) -> String {
     let mut text = String::new();
@@ -57,7 +29,7 @@ fn every_mesh_and_strategy_renders_valid_objects() {
     let mut outputs: Vec<(tempfile::TempDir, PathBuf)> = Vec::new();
     for mesh in MESHES {
         for strategy in STRATEGIES {
-            let fleet = variant(mesh, strategy);
+            let fleet = matrix_variant(mesh, strategy);
             let out = fleet.path().join("rendered/dev/registry");
             // Only what the strategy and the mesh decide: the rollouts and routing units.
             let index: skipper_compiler::index::Index =
@@ -202,7 +174,7 @@ fn admitted(mesh: &str, dir: &Path, namespace: &str) -> BTreeSet<String> {
 #[test]
 fn each_mesh_admits_exactly_the_graphs_edges() {
     for mesh in MESHES {
-        let fleet = variant(mesh, "canary");
+        let fleet = matrix_variant(mesh, "canary");
         let compiled = compiled(fleet.path());
         let dev = &compiled.fleet.environments[0];
         for cap in &dev.capabilities {

@@ -255,17 +255,7 @@ impl TestCluster {
     /// before that). Namespaces are left behind: the cluster dies with the test binary.
     pub fn namespace(&self, purpose: &str, labels: &[(&str, &str)]) -> String {
         let n = NAMESPACES.fetch_add(1, Ordering::SeqCst);
-        let slug: String = purpose
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .take(40)
-            .collect();
+        let slug: String = dns_label(purpose).chars().take(40).collect();
         let name = format!("{}-{n}", slug.trim_matches('-'));
         self.create_namespace(&name, labels);
         name
@@ -330,6 +320,20 @@ impl TestCluster {
         }
         text
     }
+}
+
+/// `text` as a DNS label (what namespace names must be): lower case, every character other
+/// than a letter or digit a `-`.
+pub fn dns_label(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 fn log_number(path: &Path) -> u32 {

@@ -37,3 +37,31 @@ pub fn rendered_example() -> tempfile::TempDir {
 pub fn build_fleet(fleet_dir: &Path, options: &BuildOptions) -> BuildReport {
     build(&compiled(fleet_dir), options).unwrap()
 }
+
+/// The golden matrix's meshes and strategies.
+pub const MESHES: [&str; 4] = ["native", "istio", "linkerd", "consul"];
+pub const STRATEGIES: [&str; 4] = ["rolling", "canary", "blueGreen", "progressive"];
+
+/// The example with `dev` on `mesh` and `registry` rolled out with `strategy`, built
+/// (dev only) into `<dir>/rendered`: one tree of the golden matrix.
+pub fn matrix_variant(mesh: &str, strategy: &str) -> tempfile::TempDir {
+    let fleet = example_copy();
+    let manifest = fleet.path().join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text
+        .replacen("    class: dev  ", &format!("    mesh: {mesh}\n    class: dev  "), 1)
+        .replacen(
+            "    expose: { rest: { path: /registry } }\n",
+            &format!("    expose: {{ rest: {{ path: /registry }} }}\n    rollout: {{ strategy: {strategy} }}\n"),
+            1,
+        );
+    std::fs::write(&manifest, text).unwrap();
+    build_fleet(
+        fleet.path(),
+        &BuildOptions {
+            environments: vec!["dev".into()],
+            ..BuildOptions::default()
+        },
+    );
+    fleet
+}

@@ -211,3 +211,28 @@ pub fn yaml_file(path: &Path) -> Value {
     );
     serde_json::from_str(&json).expect("PyYAML's JSON")
 }
+
+/// The fixture fleet deployed in a new namespace named after `purpose`, with `patches`,
+/// and Prometheus on its rendered scrape job and rules. The fleet's files live as long as
+/// this does.
+pub struct Observed<'a> {
+    pub watch: Watch<'a>,
+    pub namespace: String,
+    _fleet: tempfile::TempDir,
+}
+
+pub fn observe<'a>(cluster: &'a TestCluster, bin: &Path, purpose: &str, patches: &[Patch]) -> Observed<'a> {
+    let namespace = cluster.namespace(purpose, &[]);
+    let fleet = build_observed(&namespace);
+    let tree = fleet.path().join("rendered/test");
+    deploy_tree(cluster, &tree, &namespace, patches);
+    Observed {
+        watch: Watch {
+            cluster,
+            namespace: namespace.clone(),
+            prometheus: Prometheus::start(cluster, bin, &tree),
+        },
+        namespace,
+        _fleet: fleet,
+    }
+}

@@ -60,23 +60,15 @@ fn prometheus_on_the_rendered_config_scrapes_records_and_alerts() {
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
-    let namespace = cluster.namespace("prometheus-observed", &[]);
-    let fleet = build_observed(&namespace);
-    let tree = fleet.path().join("rendered/test");
     let knob = Patch::Knob {
         capability: "crew",
         name: "IKANOS_DOUBLE_ERROR_RATE",
         value: "0.25",
     };
-    deploy_tree(cluster, &tree, &namespace, &[knob]);
-    deploy::wait_available(cluster, &namespace, Duration::from_secs(180));
+    let Observed { watch, namespace, .. } = &observe(cluster, &bin, "prometheus-observed", &[knob]);
+    deploy::wait_available(cluster, namespace, Duration::from_secs(180));
     let caps: Vec<&str> = CAPABILITIES.iter().map(|(c, _)| *c).collect();
-    let pods = one_pod_each(cluster, &namespace, &caps);
-    let watch = Watch {
-        cluster,
-        namespace: namespace.clone(),
-        prometheus: Prometheus::start(cluster, &bin, &tree),
-    };
+    let pods = one_pod_each(cluster, namespace, &caps);
     let prometheus = &watch.prometheus;
     let ns = namespace.as_str();
 
@@ -152,7 +144,7 @@ fn prometheus_on_the_rendered_config_scrapes_records_and_alerts() {
     mcp_call(berths, "reserve-berth", json!({ "imo": "IMO9321483" }));
     assert_eq!(crew_errors, 1, "the knob fails crew's 4th call");
     wait_scraped(
-        &watch,
+        watch,
         "the warm-up scraped",
         &BTreeMap::from([("ships", 2.0), ("crew", 4.0), ("berths", 2.0)]),
     );
@@ -178,7 +170,7 @@ fn prometheus_on_the_rendered_config_scrapes_records_and_alerts() {
     );
     let sent = BTreeMap::from([("ships", 30.0), ("crew", 40.0), ("berths", 50.0)]);
     wait_scraped(
-        &watch,
+        watch,
         "the traffic scraped",
         &BTreeMap::from([("ships", 32.0), ("crew", 44.0), ("berths", 52.0)]),
     );
@@ -316,19 +308,11 @@ fn capability_down_fires_when_a_discovered_control_port_does_not_answer() {
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
-    let namespace = cluster.namespace("prometheus-silent", &[]);
-    let fleet = build_observed(&namespace);
-    let tree = fleet.path().join("rendered/test");
     let silent = Patch::ControlPort {
         capability: "ships",
         port: 9091,
     };
-    deploy_tree(cluster, &tree, &namespace, &[silent]);
-    let watch = Watch {
-        cluster,
-        namespace: namespace.clone(),
-        prometheus: Prometheus::start(cluster, &bin, &tree),
-    };
+    let Observed { watch, namespace, .. } = &observe(cluster, &bin, "prometheus-silent", &[silent]);
     let step = "ships discovered and down (up == 0), the others up";
     let pod = watch.wait(step, Duration::from_secs(180), || {
         let up = watch.prometheus.query(&format!("up{{job=\"{JOB}\"}}"));
@@ -380,17 +364,9 @@ fn latency_alert_stays_quiet_under_fast_traffic() {
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
-    let namespace = cluster.namespace("prometheus-latency", &[]);
-    let fleet = build_observed(&namespace);
-    let tree = fleet.path().join("rendered/test");
-    deploy_tree(cluster, &tree, &namespace, &[]);
-    deploy::wait_available(cluster, &namespace, Duration::from_secs(180));
-    let pods = one_pod_each(cluster, &namespace, &["ships"]);
-    let watch = Watch {
-        cluster,
-        namespace: namespace.clone(),
-        prometheus: Prometheus::start(cluster, &bin, &tree),
-    };
+    let Observed { watch, namespace, .. } = &observe(cluster, &bin, "prometheus-latency", &[]);
+    deploy::wait_available(cluster, namespace, Duration::from_secs(180));
+    let pods = one_pod_each(cluster, namespace, &["ships"]);
     let ns = namespace.as_str();
     let ships = pods["ships"].clone();
     // How fast the double answers, measured from here (a bound on what it records).
@@ -413,7 +389,7 @@ fn latency_alert_stays_quiet_under_fast_traffic() {
             .unwrap_or_else(|| Err("absent".into()))
     };
     let step = "ships' latency recorded";
-    watch.wait(step, Duration::from_secs(120), || latency(&watch).map(|_| ()));
+    watch.wait(step, Duration::from_secs(120), || latency(watch).map(|_| ()));
     let step = "CapabilityLatencyAboveSLO stays inactive under fast traffic";
     let recorded = Instant::now();
     let mut pending_since: Option<Instant> = None;
@@ -427,7 +403,7 @@ fn latency_alert_stays_quiet_under_fast_traffic() {
             format!(
                 "{what}: every request took at most {slowest:?} (measured by the test; {} sent), but the recorded latency is {:?} s against the 0.25 s objective",
                 traffic.sent.load(Ordering::SeqCst),
-                latency(&watch)
+                latency(watch)
             )
         };
         match state.as_ref().and_then(Value::as_str) {
@@ -450,7 +426,7 @@ fn latency_alert_stays_quiet_under_fast_traffic() {
         }
         std::thread::sleep(Duration::from_secs(1));
     }
-    let value = latency(&watch);
+    let value = latency(watch);
     watch.check(step, value.as_ref().is_ok_and(|p| *p < 0.25), || {
         format!(
             "the recorded latency {value:?} s is below the 0.25 s objective; every request took at most {slowest:?}"
@@ -468,22 +444,14 @@ fn error_ratio_counts_rest_5xx_answers() {
     let Some(bin) = testenv_bin(&["prometheus", "promtool"]) else {
         return;
     };
-    let namespace = cluster.namespace("prometheus-errors", &[]);
-    let fleet = build_observed(&namespace);
-    let tree = fleet.path().join("rendered/test");
     let knob = Patch::Knob {
         capability: "ships",
         name: "IKANOS_DOUBLE_ERROR_RATE",
         value: "0.5",
     };
-    deploy_tree(cluster, &tree, &namespace, &[knob]);
-    deploy::wait_available(cluster, &namespace, Duration::from_secs(180));
-    let pods = one_pod_each(cluster, &namespace, &["ships"]);
-    let watch = Watch {
-        cluster,
-        namespace: namespace.clone(),
-        prometheus: Prometheus::start(cluster, &bin, &tree),
-    };
+    let Observed { watch, namespace, .. } = &observe(cluster, &bin, "prometheus-errors", &[knob]);
+    deploy::wait_available(cluster, namespace, Duration::from_secs(180));
+    let pods = one_pod_each(cluster, namespace, &["ships"]);
     let ns = namespace.as_str();
     let ships = &pods["ships"];
     // Warm-up: one answer of each kind, so both series exist before the measured traffic.
@@ -505,7 +473,7 @@ fn error_ratio_counts_rest_5xx_answers() {
     });
     let failed = (0..40).filter(|_| rest(ships, "/ships") == 500).count();
     assert_eq!(failed, 20, "half of the 40 measured requests fail");
-    wait_scraped(&watch, "the traffic scraped", &BTreeMap::from([("ships", 42.0)]));
+    wait_scraped(watch, "the traffic scraped", &BTreeMap::from([("ships", 42.0)]));
     let step = "the recorded request rate covers the traffic";
     watch.wait(step, Duration::from_secs(60), || {
         let rates = watch.by_capability(&format!("capability:ikanos_requests:rate5m{{namespace=\"{ns}\"}}"));
