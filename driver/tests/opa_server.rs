@@ -20,7 +20,6 @@ mod common;
 
 use common::{build_fleet, example_copy, workspace};
 use serde_json::{Value, json};
-use skipper_compiler::yaml::{Node, NodeKind, ScalarValue};
 use skipper_driver::BuildOptions;
 use skipper_target_warden::bundle::{tarball, untar};
 use std::io::{BufRead, BufReader, Write};
@@ -432,30 +431,8 @@ impl Opa {
 // ---------------------------------------------------------------------------------------
 // The rendered configuration.
 
-fn to_json(node: &Node) -> Value {
-    match &node.kind {
-        NodeKind::Scalar(scalar) => match scalar.resolve() {
-            ScalarValue::Null => Value::Null,
-            ScalarValue::Bool(b) => json!(b),
-            ScalarValue::Int(i) => json!(i),
-            ScalarValue::Float(f) => json!(f),
-            ScalarValue::Str(s) => json!(s),
-        },
-        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
-        NodeKind::Map(pairs) => Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.as_str().expect("a string key").to_string(), to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
 fn parse_yaml(text: &str, what: &str) -> Vec<Value> {
-    let mut diags = skipper_compiler::diag::Diagnostics::new();
-    let docs = skipper_compiler::yaml::parse(text, skipper_compiler::source::SourceId(0), &mut diags);
-    let docs = docs.unwrap_or_else(|| panic!("{what} is no YAML: {diags:?}"));
-    docs.iter().map(to_json).collect()
+    skipper_test_support::yaml_documents(text, what)
 }
 
 /// The OPA configuration (`data."config.yaml"`) of `capability`'s Warden ConfigMap in

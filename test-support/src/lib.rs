@@ -166,3 +166,34 @@ pub fn openssl(args: &[&str], out: &Path) {
         .expect("openssl runs");
     assert!(status.success(), "openssl {args:?} {}", out.display());
 }
+
+/// The documents of a YAML text as JSON values, read by the compiler's YAML parser (so
+/// tests need no second YAML implementation). Panics, naming `what`, on bad YAML.
+pub fn yaml_documents(text: &str, what: &str) -> Vec<serde_json::Value> {
+    let mut diags = skipper_compiler::diag::Diagnostics::new();
+    let docs = skipper_compiler::yaml::parse(text, skipper_compiler::source::SourceId(0), &mut diags);
+    let docs = docs.unwrap_or_else(|| panic!("{what} is no YAML: {diags:?}"));
+    docs.iter().map(yaml_to_json).collect()
+}
+
+/// One YAML node as JSON (string keys only: Kubernetes objects have no others).
+pub fn yaml_to_json(node: &skipper_compiler::yaml::Node) -> serde_json::Value {
+    use serde_json::{Value, json};
+    use skipper_compiler::yaml::{NodeKind, ScalarValue};
+    match &node.kind {
+        NodeKind::Scalar(scalar) => match scalar.resolve() {
+            ScalarValue::Null => Value::Null,
+            ScalarValue::Bool(b) => json!(b),
+            ScalarValue::Int(i) => json!(i),
+            ScalarValue::Float(f) => json!(f),
+            ScalarValue::Str(s) => json!(s),
+        },
+        NodeKind::Seq(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+        NodeKind::Map(pairs) => Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.as_str().expect("a string key").to_string(), yaml_to_json(v)))
+                .collect(),
+        ),
+    }
+}

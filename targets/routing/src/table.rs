@@ -6,7 +6,13 @@ use serde::Serialize;
 use skipper_compiler::model::{EnvContext, ExposeKind, ResolvedEnvironment};
 
 /// Bumped when the table's shape changes; gateways refuse formats they do not know.
-pub const ROUTES_FORMAT: u32 = 1;
+/// 2: REST routes carry `rewrite`, the prefix the gateway sends instead of the matched one.
+pub const ROUTES_FORMAT: u32 = 2;
+
+/// What a REST route's matched prefix is replaced with before the request goes to the
+/// engine: the engine serves its document's resource paths, not the gateway's prefix.
+/// The native HTTPRoute's `URLRewrite` filter says the same.
+pub const REST_REWRITE: &str = "/";
 
 /// The part of an environment the table is made of (so a document change elsewhere does
 /// not re-render it).
@@ -37,6 +43,7 @@ pub struct GatewayRoutes {
 #[derive(Serialize)]
 struct RestRoute {
     prefix: String,
+    rewrite: &'static str,
     capability: String,
     service: String,
     port: u16,
@@ -78,6 +85,7 @@ impl RoutingFleetInput {
                 let (prefix, port) = c.rest.clone()?;
                 Some(RestRoute {
                     prefix,
+                    rewrite: REST_REWRITE,
                     capability: c.name.clone(),
                     service: c.name.clone(),
                     port,
