@@ -26,6 +26,9 @@ pub enum EdgeKind {
 pub struct Edge {
     pub kind: EdgeKind,
     pub span: Span,
+    /// The port a `consumes` edge calls, when its `baseUri` names one the callee
+    /// listens on: what a NetworkPolicy may narrow the caller to.
+    pub port: Option<u16>,
 }
 
 /// Capabilities and the calls between them. Node weights are capability names.
@@ -89,6 +92,7 @@ impl FleetGraph {
                         Edge {
                             kind: EdgeKind::DependsOn,
                             span: dep.span,
+                            port: None,
                         },
                     );
                 }
@@ -106,6 +110,7 @@ impl FleetGraph {
                     continue;
                 }
                 let to = g.index[target];
+                let mut known_port = None;
                 // Nodes were added in input order: a node's index is its input's.
                 if let (Some(port), Some(target_doc)) = (port, inputs[to.index()].document) {
                     let ports: Vec<u16> = target_doc
@@ -114,7 +119,9 @@ impl FleetGraph {
                         .filter(|e| e.kind != ExposeKind::Control)
                         .filter_map(|e| e.port.as_ref().map(|p| p.value))
                         .collect();
-                    if !ports.contains(&port) {
+                    if ports.contains(&port) {
+                        known_port = Some(port);
+                    } else {
                         let listed: Vec<String> = ports.iter().map(u16::to_string).collect();
                         diags.push(
                             Diagnostic::warning(
@@ -142,6 +149,7 @@ impl FleetGraph {
                     Edge {
                         kind: EdgeKind::Consumes,
                         span: uri.span,
+                        port: known_port,
                     },
                 );
             }
@@ -296,6 +304,33 @@ impl FleetGraph {
     /// Names of the capabilities that call `name`, sorted.
     pub fn dependents(&self, name: &str) -> Vec<String> {
         self.names(self.index.get(name).map(|ix| self.dependents_of(*ix)))
+    }
+
+    /// The ports each caller of `name` is known to call: a caller's `consumes` entries
+    /// that name `name`'s Service with a port it listens on. A caller whose only edge is
+    /// a `dependsOn`, or one of whose `baseUri`s names no such port, is left out: it
+    /// may call any port.
+    pub fn called_ports(&self, name: &str) -> BTreeMap<String, Vec<u16>> {
+        let Some(&callee) = self.index.get(name) else {
+            return BTreeMap::new();
+        };
+        let mut calls: BTreeMap<NodeIndex, Option<BTreeSet<u16>>> = BTreeMap::new();
+        for edge in self.graph.edges_directed(callee, petgraph::Direction::Incoming) {
+            if edge.weight().kind != EdgeKind::Consumes {
+                continue;
+            }
+            let ports = calls.entry(edge.source()).or_insert_with(|| Some(BTreeSet::new()));
+            match (edge.weight().port, ports.as_mut()) {
+                (Some(port), Some(set)) => {
+                    set.insert(port);
+                }
+                _ => *ports = None,
+            }
+        }
+        calls
+            .into_iter()
+            .filter_map(|(caller, ports)| Some((self.graph[caller].clone(), ports?.into_iter().collect())))
+            .collect()
     }
 
     fn names(&self, set: Option<BTreeSet<NodeIndex>>) -> Vec<String> {

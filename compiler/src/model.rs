@@ -239,6 +239,10 @@ pub struct ResolvedCapability {
     pub declared_depends_on: Vec<String>,
     /// Names of the capabilities that call this one (sorted).
     pub dependents: Vec<String>,
+    /// The ports some of `dependents` are known to call (from their `consumes`); a
+    /// dependent absent here may call any port but the control port.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub called_ports: BTreeMap<String, Vec<u16>>,
     pub gateway: GatewaySpec,
     /// The certificate cert-manager issues the capability's pods when no mesh provides
     /// mutual TLS (`mesh: native`); `None` with a mesh.

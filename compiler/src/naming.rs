@@ -30,6 +30,15 @@ pub const GATEWAY_SERVICE_ACCOUNT: &str = "skipper-gateway";
 /// The fleet's Gateway API `Gateway` (native mesh), in each environment's namespace.
 pub const FLEET_GATEWAY: &str = "skipper";
 
+/// The pod labels of the fleet's router (the REST and MCP gateway, and the built-in
+/// implementation of the `skipper` GatewayClass), which runs in the fleet layer of its
+/// environment's namespace: NetworkPolicies admit exactly these pods of that namespace,
+/// and the router's Deployment carries them.
+pub const GATEWAY_POD_LABELS: [(&str, &str); 2] = [
+    ("app.kubernetes.io/name", GATEWAY_SERVICE_ACCOUNT),
+    ("app.kubernetes.io/component", "gateway"),
+];
+
 /// Labels every scraped Ikanos series carries (the observability target's relabelling
 /// writes them), and that analysis and alert queries select on.
 pub const METRIC_NAMESPACE_LABEL: &str = "namespace";

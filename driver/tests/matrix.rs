@@ -161,7 +161,14 @@ fn admitted(mesh: &str, dir: &Path, namespace: &str) -> BTreeSet<String> {
                 for from in items(rule.at(&["from"])).iter().filter(|_| !is_control) {
                     if let Some(Yaml::Str(cap)) = from.at(&["podSelector", "matchLabels", "naftiko.io/capability"]) {
                         callers.insert(cap.clone());
-                    } else if from.at(&["podSelector", "matchLabels", "naftiko.io/gateway"]).is_some() {
+                    } else if from.at(&["podSelector", "matchLabels", "app.kubernetes.io/component"])
+                        == Some(&Yaml::Str("gateway".into()))
+                    {
+                        // The router, in this namespace only (never `namespaceSelector: {}`).
+                        assert_eq!(
+                            text(from.at(&["namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"])),
+                            namespace
+                        );
                         callers.insert("skipper-gateway".into());
                     }
                 }

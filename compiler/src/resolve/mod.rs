@@ -476,6 +476,7 @@ fn resolve_capability(
             declared
         },
         dependents: graph.dependents(name),
+        called_ports: graph.called_ports(name),
         gateway: gateway::spec(decl, &loaded.document, &prepared.exposes),
         mtls,
         hot_reload: loaded.document.exposes.iter().any(|e| e.reload),

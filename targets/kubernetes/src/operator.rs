@@ -78,6 +78,9 @@ pub fn capability_from_resource(
         depends_on: spec.depends_on.clone(),
         declared_depends_on: Vec::new(),
         dependents: spec.dependents.clone(),
+        // Which ports callers call is for the routing target's policies, rendered at
+        // build time beside the resource; the workload renderer never reads it.
+        called_ports: Default::default(),
         gateway: spec.gateway.clone(),
         hot_reload: spec.hot_reload,
         mtls: spec.mtls.clone(),
