@@ -132,7 +132,7 @@ fn admitted(mesh: &str, dir: &Path, namespace: &str) -> BTreeSet<String> {
                 if name.starts_with("server-") {
                     assert_eq!(text(load(&entry.path()).at(&["spec", "accessPolicy"])), "deny");
                 }
-                if name.starts_with("authorizationpolicy-") && name != "authorizationpolicy-control.yaml" {
+                if name.starts_with("authorizationpolicy-") && !name.starts_with("authorizationpolicy-control") {
                     let policy = load(&entry.path());
                     let refs = items(policy.at(&["spec", "requiredAuthenticationRefs"]));
                     assert!(text(refs[0].at(&["name"])).ends_with("-callers"), "{name}");

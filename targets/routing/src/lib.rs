@@ -12,6 +12,8 @@ mod istio;
 mod linkerd;
 mod native;
 mod table;
+#[cfg(test)]
+mod testing;
 
 use serde_json::{Value, json};
 use skipper_compiler::emit::canonical_yaml;
@@ -62,6 +64,14 @@ fn app_ports(cap: &ResolvedCapability) -> Vec<&ExposeSpec> {
 fn control_port(cap: &ResolvedCapability) -> Option<&ExposeSpec> {
     cap.control()
 }
+
+/// Where the engine serves Prometheus text on the control port (ENGINE-FACTS §1.7; the
+/// observability target's scrape job reads it there).
+const METRICS_PATH: &str = "/metrics";
+
+/// The control port's paths the kubelet probes (the Kubernetes target's startup,
+/// liveness and readiness probes; the engine's `management.health`, ENGINE-FACTS §1.7).
+const PROBE_PATHS: [&str; 2] = ["/health/live", "/health/ready"];
 
 fn metadata(ctx: &EnvContext, cap: &ResolvedCapability, name: &str) -> Value {
     json!({ "name": name, "namespace": ctx.namespace, "labels": naming::capability_labels(ctx, cap) })
