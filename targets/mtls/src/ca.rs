@@ -11,6 +11,7 @@
 //! keys, which are many and short-lived, rotate at every renewal.
 
 use super::API_VERSION;
+use super::certificate::REVISION_HISTORY_LIMIT;
 use serde_json::{Value, json};
 use skipper_compiler::model::EnvContext;
 use skipper_compiler::naming;
@@ -54,6 +55,7 @@ pub fn chain(ctx: &EnvContext) -> Vec<(String, Value)> {
             "privateKey": { "algorithm": "ECDSA", "size": 256, "encoding": "PKCS8", "rotationPolicy": "Never" },
             "usages": ["cert sign", "crl sign"],
             "issuerRef": { "group": "cert-manager.io", "kind": "Issuer", "name": BOOTSTRAP_ISSUER },
+            "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
         },
     });
     let issuer = json!({

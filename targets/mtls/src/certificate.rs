@@ -5,21 +5,21 @@
 use super::API_VERSION;
 use super::ca::CA_NAME;
 use serde_json::{Value, json};
-use skipper_compiler::model::{EnvContext, IssuerRef, MtlsSpec, ResolvedCapability, Strategy};
+use skipper_compiler::model::{EnvContext, IssuerRef, MtlsSpec, ResolvedCapability};
 use skipper_compiler::naming;
+
+/// The CertificateRequests cert-manager keeps of each Certificate (the latest one).
+pub const REVISION_HISTORY_LIMIT: u32 = 1;
 
 /// The longest `commonName` that still makes a valid CSR (X.509's `ub-common-name`).
 const MAX_COMMON_NAME: usize = 64;
 
-/// Every name a caller may dial the capability by: its Service's in-cluster names, and
-/// those of the Service Argo Rollouts sends canary or preview traffic to (the same pods).
+/// Every name a caller may dial the capability by: the in-cluster names of each Service
+/// in front of its pods — its own, and the preview or canary Service its rollout really
+/// renders (`naming::capability_services`, the rollouts target's own decision). A name
+/// for a Service that does not exist would certify a name anyone could create later.
 pub fn dns_names(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<String> {
-    let mut services = vec![cap.name.clone()];
-    match cap.rollout.strategy {
-        Strategy::Canary | Strategy::Progressive => services.push(naming::canary_service(&cap.name)),
-        Strategy::BlueGreen => services.push(naming::preview_service(&cap.name)),
-        Strategy::Rolling => {}
-    }
+    let services = naming::capability_services(ctx, cap);
     let ns = &ctx.namespace;
     services
         .iter()
@@ -62,6 +62,9 @@ pub fn certificate(ctx: &EnvContext, cap: &ResolvedCapability, spec: &MtlsSpec) 
         // A new key at every renewal; PKCS#8, which Java (the engine) reads natively.
         "privateKey": { "algorithm": "ECDSA", "size": 256, "encoding": "PKCS8", "rotationPolicy": "Always" },
         "issuerRef": issuer_ref(spec),
+        // cert-manager keeps this many CertificateRequests per Certificate: written out
+        // because the default became 1 only in v1.18, and before it none was ever deleted.
+        "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
     });
     // Clients ignore the common name when SANs are present; it is only for people, and
     // a long one would make cert-manager's CSR invalid.

@@ -3,11 +3,14 @@
 //! With `mesh: native`, every capability gets a cert-manager `Certificate` (under
 //! `<env>/<capability>/`): ECDSA P-256, a new private key at every renewal, valid for
 //! `mtls.duration` and renewed `mtls.renewBefore` ahead of expiry, usable as server and
-//! as client certificate, for every in-cluster name of its Service. cert-manager writes
-//! it to the Secret `naming::tls_secret`, which the Kubernetes target mounts into the
-//! pod at `naming::TLS_MOUNT`. Fleet-wide (under `<env>/fleet/`) it renders the issuer
-//! chain that signs them — a self-signed bootstrap `Issuer`, the environment's CA
-//! `Certificate` and the CA `Issuer` — unless the manifest names an existing issuer.
+//! as client certificate, for the in-cluster names of every Service in front of its pods
+//! (`naming::capability_services`). cert-manager writes it to the Secret
+//! `naming::tls_secret`. Nothing mounts it yet: the Ikanos engine serves no TLS and
+//! presents no client certificate, so the Secret is the capability's identity, kept
+//! current, for a TLS sidecar to mount (the book's mTLS page). Fleet-wide (under
+//! `<env>/fleet/`) it renders the issuer chain that signs them — a self-signed bootstrap
+//! `Issuer`, the environment's CA `Certificate` and the CA `Issuer` — unless the manifest
+//! names an existing issuer.
 //!
 //! With a mesh it renders nothing: Istio, Linkerd and Consul already authenticate every
 //! call with their own certificates, and the routing target makes that strict
@@ -48,7 +51,7 @@ fn object(file: &str, value: &Value) -> Result<Artifact, RenderError> {
 
 impl Target for Mtls {
     const NAME: &'static str = "mtls";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     type FleetInput = MtlsFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> MtlsFleetInput {

@@ -65,7 +65,9 @@ fn the_environment_ca_signs_every_capability() {
     assert!(chain.iter().all(|f| f.kubernetes));
     snapshot("issuer-chain", &text(&chain));
 
-    // The canary: its Certificate also names the canary Service Argo Rollouts uses.
+    // The canary: without a mesh and without a REST route nothing routes its requests,
+    // so Argo Rollouts moves replicas and no `shipyard-canary` Service exists
+    // (targets/rollouts/src/rollout.rs): the certificate names only the Service there is.
     let shipyard = Mtls.render_capability(&ctx, capability(dev, "shipyard")).unwrap();
     snapshot("certificate", &text(&shipyard));
     let certificate = String::from_utf8_lossy(&shipyard[0].bytes);
@@ -75,7 +77,12 @@ fn the_environment_ca_signs_every_capability() {
         "signed by the environment's CA"
     );
     assert!(certificate.contains("rotationPolicy: Always"));
-    assert!(certificate.contains("- shipyard-canary.shipyard-dev.svc.cluster.local\n"));
+    assert!(!certificate.contains("shipyard-canary"), "{certificate}");
+    // Renewals leave one CertificateRequest behind, whatever cert-manager's version
+    // (the default became 1 in v1.18; before, none was ever deleted).
+    assert!(certificate.contains("\n  revisionHistoryLimit: 1\n"), "{certificate}");
+    let chain = text(&chain);
+    assert!(chain.contains("\n  revisionHistoryLimit: 1\n"), "the CA's too: {chain}");
 
     // Operator delivery changes nothing here: the Certificate is the same object.
     let (ctx, staging) = environment(&fleet, "staging");
@@ -97,17 +104,84 @@ fn a_mesh_environment_renders_nothing() {
     }
 }
 
-/// A copy of the example with `text` inserted before dev's `binds`.
-fn example_with_dev_settings(settings: &str) -> (tempfile::TempDir, ResolvedFleet) {
+/// A copy of the example with `text` inserted before each anchor.
+fn example_with(insertions: &[(&str, &str)]) -> (tempfile::TempDir, ResolvedFleet) {
     let dir = tempfile::tempdir().unwrap();
     skipper_test_support::copy_fleet(&workspace().join("examples/shipyard"), dir.path());
     let manifest = dir.path().join("naftiko.fleet.yaml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let anchor = "    binds:\n      registry-env: { location: k8s-secret://registry-dev }";
-    assert!(text.contains(anchor));
-    std::fs::write(&manifest, text.replacen(anchor, &format!("{settings}{anchor}"), 1)).unwrap();
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    for (anchor, insert) in insertions {
+        assert!(text.contains(anchor), "{anchor}");
+        text = text.replacen(anchor, &format!("{insert}{anchor}"), 1);
+    }
+    std::fs::write(&manifest, text).unwrap();
     let fleet = compile(&manifest);
     (dir, fleet)
+}
+
+/// A copy of the example with `text` inserted before dev's `binds`.
+fn example_with_dev_settings(settings: &str) -> (tempfile::TempDir, ResolvedFleet) {
+    example_with(&[(
+        "    binds:\n      registry-env: { location: k8s-secret://registry-dev }",
+        settings,
+    )])
+}
+
+/// The Services a certificate names: the first label of each DNS name, in order.
+fn services_named(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<String> {
+    let mut services: Vec<String> = Vec::new();
+    for name in skipper_target_mtls::dns_names(ctx, cap) {
+        let service = name.split('.').next().unwrap().to_string();
+        if !services.contains(&service) {
+            services.push(service);
+        }
+    }
+    services
+}
+
+/// Only Services that exist, each with its four in-cluster names. Which Services a
+/// strategy adds is Argo Rollouts' rendering (targets/rollouts/src/rollout.rs): blue-green
+/// always has its `-preview` Service; a canary has a `-canary` Service only where its
+/// traffic router needs a stable and a canary Service — without a mesh, the Gateway API
+/// plugin on the capability's REST route (argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi
+/// shifts the HTTPRoute's weights between two Services). `driver/tests/mtls_names.rs`
+/// checks the same against the Services a whole build renders.
+#[test]
+fn the_certificate_names_only_services_that_exist() {
+    let (_dir, fleet) = example_with(&[
+        // registry has a REST route: its canary gets stable and canary Services.
+        ("  dockyard:\n", "    rollout: { strategy: canary }\n"),
+        // voyages, blue-green: the preview Service.
+        (
+            "    observability:                          # as its",
+            "    rollout: { strategy: blueGreen }\n",
+        ),
+    ]);
+    let (ctx, dev) = environment(&fleet, "dev");
+    let ns = &ctx.namespace;
+    let expected: [(&str, &[&str]); 4] = [
+        ("registry", &["registry", "registry-canary"]),
+        ("voyages", &["voyages", "voyages-preview"]),
+        // A canary with no REST route: replicas, not requests, so no canary Service.
+        ("shipyard", &["shipyard"]),
+        ("dockyard", &["dockyard"]),
+    ];
+    for (name, services) in expected {
+        let cap = capability(dev, name);
+        assert_eq!(services_named(&ctx, cap), services, "{name}");
+        let names = skipper_target_mtls::dns_names(&ctx, cap);
+        assert_eq!(names.len(), 4 * services.len(), "{name}: {names:?}");
+        for svc in services {
+            for dns in [
+                svc.to_string(),
+                format!("{svc}.{ns}"),
+                format!("{svc}.{ns}.svc"),
+                format!("{svc}.{ns}.svc.cluster.local"),
+            ] {
+                assert!(names.contains(&dns), "{name}: {dns} missing from {names:?}");
+            }
+        }
+    }
 }
 
 #[test]

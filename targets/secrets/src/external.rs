@@ -7,8 +7,10 @@ use skipper_compiler::model::{BindSource, BindSpec, EnvContext, ResolvedCapabili
 use skipper_compiler::naming;
 
 /// How often the operator re-reads the provider (its own default, written out so the
-/// rendered object says what it does). A rotated value reaches the Secret within this
-/// time; pods read their environment when they start.
+/// rendered object says what it does, with `refreshPolicy: Periodic` and
+/// `deletionPolicy: Retain`, the operator's defaults too: external-secrets CRD
+/// `ExternalSecret`). A rotated value reaches the Secret within this time; pods read
+/// their environment when they start.
 pub const REFRESH_INTERVAL: &str = "1h";
 
 /// `None` for a bind that reads an existing Secret: there is nothing to fetch.
@@ -38,9 +40,19 @@ pub fn external_secret(ctx: &EnvContext, cap: &ResolvedCapability, bind: &BindSp
         },
         "spec": {
             "refreshInterval": REFRESH_INTERVAL,
+            "refreshPolicy": "Periodic",
             "secretStoreRef": { "name": store, "kind": store_kind(*scope) },
-            // The operator owns the Secret: deleting the ExternalSecret deletes it.
-            "target": { "name": bind.secret_name(&cap.name), "creationPolicy": "Owner" },
+            "target": {
+                "name": bind.secret_name(&cap.name),
+                // The operator owns the Secret (an owner reference): deleting the
+                // ExternalSecret deletes it, and GitOps tools see it as the
+                // ExternalSecret's child, not as an object to prune.
+                "creationPolicy": "Owner",
+                // A value deleted in the provider leaves the last Secret in place: pods
+                // that restart still start, and the ExternalSecret reports the error.
+                // `Delete` would take every pod that restarts down with it.
+                "deletionPolicy": "Retain",
+            },
             "data": data,
         },
     }))

@@ -7,7 +7,9 @@
 //! (`BindSpec::secret_name`, one key per provider key, `BindSpec::provider_keys`). A bind from an
 //! existing Secret (`k8s-secret://`) needs nothing. Fleet-wide (under `<env>/fleet/`): a
 //! `SecretStore`, or a `ClusterSecretStore` for `scope: cluster`, for every store the
-//! environment's binds read.
+//! environment's binds read, and the ServiceAccount each namespaced store logs in as
+//! (Vault's Kubernetes auth, AWS IRSA): every environment authenticates as itself, never
+//! as the operator.
 
 pub mod external;
 pub mod stores;
@@ -44,7 +46,7 @@ fn object(file: String, value: &Value) -> Result<Artifact, RenderError> {
 
 impl Target for Secrets {
     const NAME: &'static str = "secrets";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     type FleetInput = SecretsFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> SecretsFleetInput {
@@ -65,14 +67,14 @@ impl Target for Secrets {
     }
 
     fn render_fleet(&self, ctx: &EnvContext, input: &SecretsFleetInput) -> Result<Vec<Artifact>, RenderError> {
-        let mut files = input
-            .stores
-            .iter()
-            .map(|store| {
-                let file = format!("{}-{}.yaml", store_kind(store.scope).to_ascii_lowercase(), store.name);
-                object(file, &stores::secret_store(ctx, store))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut files = Vec::new();
+        for store in &input.stores {
+            let file = format!("{}-{}.yaml", store_kind(store.scope).to_ascii_lowercase(), store.name);
+            files.push(object(file, &stores::secret_store(ctx, store))?);
+            if let Some(account) = stores::service_account(ctx, store) {
+                files.push(object(format!("serviceaccount-{}.yaml", store.name), &account)?);
+            }
+        }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
