@@ -162,10 +162,12 @@ pub fn facts(ctx: &EnvContext, env: &ResolvedEnvironment) -> Facts {
 }
 
 impl Facts {
-    /// These facts in the output tree `ctx` (the fleet's name, the tree's region).
+    /// These facts in the output tree `ctx` (the fleet's name, the tree's region and the
+    /// cluster it deploys to).
     pub fn in_context(mut self, ctx: &EnvContext) -> Facts {
         self.fleet = ctx.fleet.clone();
         self.environment.region = ctx.region.clone();
+        self.environment.cluster = ctx.cluster.clone();
         self
     }
 }

@@ -40,7 +40,16 @@ fn example_resolves_every_layer() {
     assert!(dev.capabilities.iter().all(|c| c.class.name == "dev"));
     let prod = &fleet.environments[2];
     assert_eq!(prod.mesh, Mesh::Istio);
-    assert_eq!(prod.regions, ["eu-west-1", "us-east-1"]);
+    assert_eq!(prod.region_names(), ["eu-west-1", "us-east-1"]);
+    // Each region deploys to its own cluster, and so does each of its trees.
+    let clusters: Vec<Option<String>> = prod.contexts(&fleet.name).into_iter().map(|c| c.cluster).collect();
+    assert_eq!(
+        clusters,
+        [
+            Some("https://prod-eu.k8s.internal".to_string()),
+            Some("https://prod-us.k8s.internal".to_string())
+        ]
+    );
     let staging = &fleet.environments[1];
     assert_eq!(staging.delivery, Delivery::Operator);
     let shipyard = prod.capabilities.iter().find(|c| c.name == "shipyard").unwrap();

@@ -78,7 +78,9 @@ fn rendered_example_matches_the_golden_files() {
             .replace("region=\"eu-west-1\"", "region=\"us-east-1\"")
             .replace("region=eu-west-1", "region=us-east-1")
             .replace("prod/eu-west-1", "prod/us-east-1")
-            .replace("prod-eu-west-1", "prod-us-east-1");
+            .replace("prod-eu-west-1", "prod-us-east-1")
+            // Each region deploys to its own cluster (the GitOps objects, Warden's facts).
+            .replace("https://prod-eu.k8s.internal", "https://prod-us.k8s.internal");
         assert_eq!(String::from_utf8_lossy(bytes), expected, "{path}");
     }
 }

@@ -245,7 +245,7 @@ pub fn explain(
         capability: capability.to_string(),
         environment: env.name.clone(),
         version: cap.version.clone(),
-        regions: env.regions.clone(),
+        regions: env.region_names(),
         sections,
     })
 }

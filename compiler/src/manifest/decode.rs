@@ -1,6 +1,7 @@
 //! Reading `naftiko.fleet.yaml` into [`Manifest`].
 
 use super::gitops::decode_gitops;
+use super::regions::{check_clusters, decode_regions};
 use super::settings::{CLASS_KEYS, SETTINGS_KEYS, decode_class, decode_settings};
 use super::stores::decode_secret_store;
 use super::*;
@@ -268,11 +269,9 @@ fn decode_environments(dec: &mut Decoder, node: &Node) -> Vec<EnvironmentDecl> {
         let cluster = f.get("cluster").and_then(|n| dec.string(n, &f.path_of("cluster")));
         let regions = f
             .get("regions")
-            .map(|n| dec.strings(n, &f.path_of("regions")))
+            .map(|n| decode_regions(dec, n, &f.path_of("regions")))
             .unwrap_or_default();
-        for region in &regions {
-            check_name(dec, region, "region", NameRule::Label);
-        }
+        check_clusters(dec, &name.value, cluster.as_ref(), &regions);
         let failover_primary = f.get("failover").and_then(|n| {
             let fpath = f.path_of("failover");
             let m = dec.map(n, &fpath, &["primary"])?;

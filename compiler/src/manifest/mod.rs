@@ -4,6 +4,7 @@
 mod decode;
 mod gitops;
 mod mtls;
+mod regions;
 pub mod schema;
 mod settings;
 mod stores;
@@ -76,12 +77,20 @@ pub struct EnvironmentDecl {
     pub span: Span,
     pub namespace: Option<Spanned<String>>,
     pub cluster: Option<Spanned<String>>,
-    pub regions: Vec<Spanned<String>>,
+    pub regions: Vec<RegionDecl>,
     pub failover_primary: Option<Spanned<String>>,
     pub promote_from: Option<Spanned<String>>,
     pub binds: Vec<BindDecl>,
     pub overrides: Vec<OverrideDecl>,
     pub settings: Settings,
+}
+
+/// One region of a multi-region environment: `regions: { eu-west-1: { cluster: URL } }`,
+/// or a name of the list form `regions: [eu-west-1]`, which names no cluster.
+#[derive(Clone, Debug)]
+pub struct RegionDecl {
+    pub name: Spanned<String>,
+    pub cluster: Option<Spanned<String>>,
 }
 
 /// `environments.<env>.overrides.<capability>`: the same shape as a capability's settings,

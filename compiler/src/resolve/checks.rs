@@ -63,6 +63,11 @@ pub fn references(manifest: &Manifest, classes: &ClassTable, catalog: &Catalog, 
             ("mesh", settings.mesh.as_ref().map(|m| m.span)),
             ("delivery", settings.delivery.as_ref().map(|d| d.span)),
             ("mtls.issuer", settings.mtls_issuer.as_ref().map(|i| i.span)),
+            // One Prometheus job scrapes a whole tree, at one interval.
+            (
+                "observability.scrapeInterval",
+                settings.scrape_interval.as_ref().map(|i| i.span),
+            ),
         ] {
             if let Some(span) = span {
                 diags.push(
@@ -156,8 +161,8 @@ pub fn references(manifest: &Manifest, classes: &ClassTable, catalog: &Catalog, 
             }
         }
         if let Some(primary) = &env.failover_primary {
-            if !env.regions.iter().any(|r| r.value == primary.value) {
-                let regions: Vec<&str> = env.regions.iter().map(|r| r.value.as_str()).collect();
+            if !env.regions.iter().any(|r| r.name.value == primary.value) {
+                let regions: Vec<&str> = env.regions.iter().map(|r| r.name.value.as_str()).collect();
                 unknown(
                     diags,
                     "region",
@@ -168,7 +173,7 @@ pub fn references(manifest: &Manifest, classes: &ClassTable, catalog: &Catalog, 
             }
         }
         let mut regions = BTreeMap::new();
-        for region in &env.regions {
+        for region in env.regions.iter().map(|r| &r.name) {
             if let Some(first) = regions.insert(region.value.as_str(), region.span) {
                 diags.push(
                     Diagnostic::error(
@@ -330,14 +335,34 @@ fn promotion_cycles(manifest: &Manifest, diags: &mut Diagnostics) {
     }
 }
 
-/// Two environments writing the same namespace of the same cluster would overwrite each other.
+/// Two environments writing the same namespace of the same cluster would overwrite each
+/// other: a region's cluster counts as its environment's (two regions of one environment
+/// sharing a cluster are reported when the manifest is read).
 fn namespace_collisions(manifest: &Manifest, diags: &mut Diagnostics) {
     let mut seen: BTreeMap<(Option<&str>, &str), (&str, Span)> = BTreeMap::new();
     for env in &manifest.environments {
         let Some(ns) = &env.namespace else { continue };
-        let key = (env.cluster.as_ref().map(|c| c.value.as_str()), ns.value.as_str());
-        if let Some((other, span)) = seen.get(&key) {
-            diags.push(
+        let env_cluster = env.cluster.as_ref().map(|c| c.value.trim_end_matches('/'));
+        let mut clusters: Vec<Option<&str>> = env
+            .regions
+            .iter()
+            .map(|r| {
+                r.cluster
+                    .as_ref()
+                    .map(|c| c.value.trim_end_matches('/'))
+                    .or(env_cluster)
+            })
+            .collect();
+        if clusters.is_empty() {
+            clusters.push(env_cluster);
+        }
+        clusters.sort();
+        clusters.dedup();
+        match clusters
+            .iter()
+            .find_map(|c| seen.get(&(*c, ns.value.as_str())).copied())
+        {
+            Some((other, span)) => diags.push(
                 Diagnostic::error(
                     "skipper::namespace-clash",
                     format!(
@@ -346,11 +371,14 @@ fn namespace_collisions(manifest: &Manifest, diags: &mut Diagnostics) {
                     ),
                 )
                 .label(ns.span, format!("`{}` uses it", env.name.value))
-                .label(*span, format!("`{other}` uses it"))
+                .label(span, format!("`{other}` uses it"))
                 .help("give each environment its own namespace, or a different `cluster`"),
-            );
-        } else {
-            seen.insert(key, (env.name.value.as_str(), ns.span));
+            ),
+            None => {
+                for cluster in clusters {
+                    seen.insert((cluster, ns.value.as_str()), (env.name.value.as_str(), ns.span));
+                }
+            }
         }
     }
 }

@@ -7,7 +7,7 @@
 //! it builds the tree (`spec.source.kustomize.patches`): the rendered files stay
 //! tool-neutral, and no target annotates another's objects.
 
-use crate::{fleet_layer_selector, metadata, object_name, selector_patch, workload_layer_selector};
+use crate::{Workload, fleet_layer_selector, metadata, object_name, selector_patch, workload_layer_selector};
 use serde_json::{Value, json};
 use skipper_compiler::model::{EnvContext, GitopsSpec};
 use skipper_compiler::target::RenderError;
@@ -60,14 +60,41 @@ pub fn waves() -> Vec<Wave> {
     ]
 }
 
-pub fn objects(ctx: &EnvContext, spec: &GitopsSpec) -> Result<BTreeMap<String, Value>, RenderError> {
+pub fn objects(
+    ctx: &EnvContext,
+    spec: &GitopsSpec,
+    workloads: &[Workload],
+) -> Result<BTreeMap<String, Value>, RenderError> {
     let name = object_name(ctx, "");
     let mut objects = BTreeMap::new();
     if spec.project.is_none() {
         objects.insert("appproject.yaml".to_string(), project(ctx, spec, &name));
     }
-    objects.insert("application.yaml".to_string(), application(ctx, spec, &name)?);
+    objects.insert(
+        "application.yaml".to_string(),
+        application(ctx, spec, &name, workloads)?,
+    );
     Ok(objects)
+}
+
+/// `spec.ignoreDifferences`: every field a rollout writes, by object, as JSON pointers.
+/// Without it each weight Argo Rollouts sets makes the Application OutOfSync, and
+/// self-heal puts Git's weights back, every few seconds of the canary (argoproj/
+/// argo-rollouts `docs/features/traffic-management/istio.md`, "Integrating with GitOps").
+pub fn ignore_differences(ctx: &EnvContext, workloads: &[Workload]) -> Vec<Value> {
+    workloads
+        .iter()
+        .flat_map(|w| &w.rollout_fields)
+        .map(|f| {
+            json!({
+                "group": f.group,
+                "kind": f.kind,
+                "name": f.name,
+                "namespace": ctx.namespace,
+                "jsonPointers": f.pointers,
+            })
+        })
+        .collect()
 }
 
 fn server(ctx: &EnvContext) -> &str {
@@ -93,7 +120,7 @@ fn project(ctx: &EnvContext, spec: &GitopsSpec, name: &str) -> Value {
     })
 }
 
-fn application(ctx: &EnvContext, spec: &GitopsSpec, name: &str) -> Result<Value, RenderError> {
+fn application(ctx: &EnvContext, spec: &GitopsSpec, name: &str, workloads: &[Workload]) -> Result<Value, RenderError> {
     let patches = waves()
         .into_iter()
         .map(|w| {
@@ -102,18 +129,29 @@ fn application(ctx: &EnvContext, spec: &GitopsSpec, name: &str) -> Result<Value,
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(RenderError::serialize("a sync-wave patch"))?;
+    let ignored = ignore_differences(ctx, workloads);
+    // Server-side apply: a capability's document ConfigMap or a dashboard can exceed the
+    // size of the annotation client-side apply keeps. Pruning waits for the new objects,
+    // so a renamed object never leaves a gap.
+    let mut options = vec!["PruneLast=true", "ServerSideApply=true"];
+    if !ignored.is_empty() {
+        // A sync applies only what is OutOfSync, so an object whose only difference is
+        // a rollout's weight is not applied at all (argo-rollouts' GitOps guidance). Not
+        // `RespectIgnoreDifferences=true`: it copies the live values through a merge
+        // patch (argoproj/argo-cd `controller/sync.go`, `normalizeTargetResources`), and a
+        // merge patch replaces a CRD's list whole — the route's `http`, the rule's
+        // `backendRefs` — so a timeout or retry changed in Git would never be applied.
+        options.push("ApplyOutOfSyncOnly=true");
+    }
     let mut sync_policy = json!({
-        // Server-side apply: a capability's document ConfigMap or a dashboard can exceed
-        // the size of the annotation client-side apply keeps. Pruning waits for the
-        // new objects, so a renamed object never leaves a gap.
-        "syncOptions": ["PruneLast=true", "ServerSideApply=true"],
+        "syncOptions": options,
         // A first sync can race an operator's admission webhook (cert-manager, ESO).
         "retry": { "limit": 5, "backoff": { "duration": "10s", "factor": 2, "maxDuration": "3m" } },
     });
     if spec.automated {
         sync_policy["automated"] = json!({ "prune": spec.prune, "selfHeal": spec.self_heal });
     }
-    Ok(json!({
+    let mut application = json!({
         "apiVersion": API_VERSION,
         "kind": "Application",
         "metadata": metadata(ctx, spec, name.to_string()),
@@ -128,5 +166,9 @@ fn application(ctx: &EnvContext, spec: &GitopsSpec, name: &str) -> Result<Value,
             "destination": { "server": server(ctx), "namespace": ctx.namespace },
             "syncPolicy": sync_policy,
         },
-    }))
+    });
+    if !ignored.is_empty() {
+        application["spec"]["ignoreDifferences"] = json!(ignored);
+    }
+    Ok(application)
 }

@@ -13,10 +13,16 @@
 //! ones (namespace, secret stores, issuers, gateways, Warden configuration) are not. Argo CD
 //! puts the fleet-wide layer in an earlier sync wave; Flux applies it as its own
 //! Kustomization that the workloads depend on. Neither touches another target's files.
+//!
+//! Each tree goes to its own cluster (`EnvContext::cluster`: a region's, else its
+//! environment's). What Argo Rollouts writes into the tree's objects during a rollout
+//! (`rollouts`) is left alone by both tools, and Flux waits as long as a rollout takes.
 
 pub mod argocd;
 pub mod flux;
+pub mod rollouts;
 
+use rollouts::{RolloutFields, rollout_duration, rollout_fields};
 use serde::Serialize;
 use serde_json::{Value, json};
 use skipper_compiler::derivation::content_hash;
@@ -24,6 +30,7 @@ use skipper_compiler::emit::canonical_yaml;
 use skipper_compiler::model::{EnvContext, GitopsSpec, GitopsTool, ResolvedCapability, ResolvedEnvironment};
 use skipper_compiler::naming::{self, CAPABILITY_COMPONENT, COMPONENT_LABEL};
 use skipper_compiler::target::{Artifact, RenderError, Target};
+use skipper_compiler::units::Duration;
 use std::collections::BTreeMap;
 
 pub struct Gitops;
@@ -42,8 +49,8 @@ pub fn workload_layer_selector() -> String {
     format!("{COMPONENT_LABEL}={CAPABILITY_COMPONENT}")
 }
 
-/// What the fleet-wide unit reads: the settings, and (for Flux's health checks) what runs
-/// each capability's pods.
+/// What the fleet-wide unit reads: the settings, and of each capability what runs its
+/// pods and what of the tree its rollouts change (both tools must leave that alone).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GitopsInput {
@@ -61,27 +68,38 @@ pub struct GitopsInput {
 pub struct Workload {
     pub capability: String,
     pub rollout: bool,
+    /// What the Rollout's traffic router writes in the tree's objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollout_fields: Vec<RolloutFields>,
+    /// How long an unattended rollout can take ([`rollout_duration`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_duration: Option<Duration>,
+}
+
+impl Workload {
+    pub fn of(ctx: &EnvContext, cap: &ResolvedCapability) -> Workload {
+        Workload {
+            capability: cap.name.clone(),
+            rollout: naming::uses_rollout(cap),
+            rollout_fields: rollout_fields(ctx, cap),
+            rollout_duration: rollout_duration(cap),
+        }
+    }
 }
 
 impl Target for Gitops {
     const NAME: &'static str = "gitops";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     const FLEET_DIR: &'static str = GITOPS_DIR;
     type FleetInput = GitopsInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> GitopsInput {
         let spec = env.gitops.clone();
-        // Argo CD reads health from the objects themselves: only Flux's unit depends on
-        // the capabilities, so adding one does not re-render Argo CD's.
-        let workloads = match &spec {
-            Some(s) if s.tool == GitopsTool::Flux => env
-                .capabilities
-                .iter()
-                .map(|c| Workload {
-                    capability: c.name.clone(),
-                    rollout: naming::uses_rollout(c),
-                })
-                .collect(),
+        // Both tools must leave alone what a rollout changes, and Flux waits for each
+        // workload. What a rollout changes depends on the mesh only, which every tree of
+        // the environment shares: the first tree's context stands for all.
+        let workloads = match (&spec, env.contexts("").first()) {
+            (Some(_), Some(ctx)) => env.capabilities.iter().map(|c| Workload::of(ctx, c)).collect(),
             _ => Vec::new(),
         };
         GitopsInput { spec, workloads }
@@ -95,7 +113,7 @@ impl Target for Gitops {
     fn render_fleet(&self, ctx: &EnvContext, input: &GitopsInput) -> Result<Vec<Artifact>, RenderError> {
         let Some(spec) = &input.spec else { return Ok(Vec::new()) };
         let objects = match spec.tool {
-            GitopsTool::ArgoCd => argocd::objects(ctx, spec)?,
+            GitopsTool::ArgoCd => argocd::objects(ctx, spec, &input.workloads)?,
             GitopsTool::Flux => flux::objects(ctx, spec, &input.workloads)?,
         };
         let mut files = objects

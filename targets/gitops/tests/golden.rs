@@ -70,10 +70,34 @@ fn argo_cd_gets_a_project_and_an_application_per_tree() {
     assert!(paths.contains(&"prod/us-east-1/gitops/application.yaml"));
     snapshot("argocd-dev", &files, "dev/");
     snapshot("argocd-prod-eu-west-1", &files, "prod/eu-west-1/");
-    // The second region differs by its names only.
+    // The second region differs by its names and its cluster only.
     for (path, text) in files.iter().filter(|(p, _)| p.starts_with("prod/us-east-1/")) {
         let twin = &files[&path.replace("us-east-1", "eu-west-1")];
-        assert_eq!(text, &twin.replace("eu-west-1", "us-east-1"), "{path}");
+        let twin = twin.replace("eu-west-1", "us-east-1").replace("prod-eu.", "prod-us.");
+        assert_eq!(text, &twin, "{path}");
+    }
+}
+
+/// Two regions are two clusters: each region's Application, and the project that admits
+/// it, point at that region's `cluster` from the manifest, never at one shared server
+/// (two auto-syncing Applications on one namespace would undo each other forever).
+#[test]
+fn each_region_syncs_into_its_own_cluster() {
+    let files = render(&example());
+    let destination = |tree: &str, file: &str| -> String {
+        let text = &files[&format!("{tree}/gitops/{file}")];
+        let at = text
+            .find("server: ")
+            .unwrap_or_else(|| panic!("{tree}/{file} names a server"));
+        text[at + 8..].lines().next().unwrap().to_string()
+    };
+    for (tree, cluster) in [
+        ("prod/eu-west-1", "https://prod-eu.k8s.internal"),
+        ("prod/us-east-1", "https://prod-us.k8s.internal"),
+        ("dev", "https://dev.k8s.internal"),
+    ] {
+        assert_eq!(destination(tree, "application.yaml"), cluster, "{tree}");
+        assert_eq!(destination(tree, "appproject.yaml"), cluster, "{tree}");
     }
 }
 
@@ -124,6 +148,23 @@ fn flux_gets_a_source_and_two_layers_per_tree() {
         workloads.contains("  dependsOn:\n    - name: harbor-dev-platform\n"),
         "{workloads}"
     );
+    // Each region's layers are applied to the region's cluster; dev names none, and is
+    // applied where its objects are.
+    for (tree, secret) in [
+        ("prod/eu-west-1", "prod-eu-harbor-internal-kubeconfig"),
+        ("prod/us-east-1", "prod-us-harbor-internal-kubeconfig"),
+    ] {
+        for layer in ["platform", "workloads"] {
+            let text = &files[&format!("{tree}/gitops/kustomization-{layer}.yaml")];
+            assert!(
+                text.contains(&format!("  kubeConfig:\n    secretRef:\n      name: {secret}\n")),
+                "{tree} {layer}: {text}"
+            );
+        }
+    }
+    assert!(!workloads.contains("kubeConfig"), "{workloads}");
+    // The canary (steps 25, 100; a 1m analysis of 5 measurements) outlasts the interval.
+    assert!(workloads.contains("\n  timeout: 27m\n"), "{workloads}");
 }
 
 #[test]

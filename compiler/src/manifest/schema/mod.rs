@@ -131,8 +131,8 @@ struct Environment {
     namespace: Label,
     /// The cluster's API server; two environments may not share a namespace of one cluster.
     cluster: Option<Text>,
-    /// One output tree per region.
-    regions: Option<Vec<Label>>,
+    /// One output tree per region, each deployed to its own cluster: `{ eu-west-1: { cluster: https://… } }`. The list form names no cluster and suits one region only: two regions may not share a cluster.
+    regions: Option<Regions>,
     /// Which region serves traffic first.
     failover: Option<Failover>,
     /// The environment whose tested versions this one receives (no cycles).
@@ -143,6 +143,22 @@ struct Environment {
     overrides: Option<Named<String, Override>>,
     #[serde(flatten)]
     settings: EnvironmentSettings,
+}
+
+/// The regions of an environment: by name with each one's cluster, or a list of names.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum Regions {
+    ByName(Named<Label, Region>),
+    List(Vec<Label>),
+}
+
+/// One region.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Region {
+    /// The region's cluster (API server URL); default the environment's `cluster`.
+    cluster: Option<Text>,
 }
 
 #[derive(JsonSchema)]
