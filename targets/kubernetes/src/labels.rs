@@ -1,6 +1,9 @@
 //! Labels and annotations every object carries.
 
-use skipper_compiler::model::Mesh;
+pub mod consul;
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use skipper_compiler::model::{Mesh, ResolvedCapability};
 pub use skipper_compiler::naming::{capability_labels, fleet_labels, label_value, selector_labels};
 use std::collections::BTreeMap;
 
@@ -19,18 +22,21 @@ pub fn namespace_mesh(mesh: Mesh) -> (BTreeMap<String, String>, BTreeMap<String,
     }
 }
 
-/// Consul's connect injector reads pod annotations.
-pub fn pod_mesh_annotations(mesh: Mesh, capability: &str) -> BTreeMap<String, String> {
+/// Consul's connect injector reads pod annotations (see [`consul`]).
+pub fn pod_mesh_annotations(mesh: Mesh, cap: &ResolvedCapability) -> BTreeMap<String, String> {
     match mesh {
-        Mesh::Consul => BTreeMap::from([
-            ("consul.hashicorp.com/connect-inject".to_string(), "true".to_string()),
-            (
-                "consul.hashicorp.com/connect-service".to_string(),
-                capability.to_string(),
-            ),
-        ]),
+        Mesh::Consul => consul::pod_annotations(cap),
         _ => BTreeMap::new(),
     }
+}
+
+/// The pod template as the mesh needs it whole: on Consul, marked with its own version
+/// when a Rollout shifts its traffic ([`consul::mark_version`]).
+pub fn versioned(mesh: Mesh, cap: &ResolvedCapability, mut template: PodTemplateSpec) -> PodTemplateSpec {
+    if mesh == Mesh::Consul {
+        consul::mark_version(cap, &mut template);
+    }
+    template
 }
 
 #[cfg(test)]
