@@ -88,6 +88,8 @@ rows! {
         |c, e| c.observability.monitoring_namespace;
     prometheus_operator: "observability.prometheusOperator" in "observability", Capability,
         |c, e| c.observability.prometheus_operator;
+    scrape_interval: "observability.scrapeInterval" in "observability", Environment,
+        |c, e| c.observability.scrape_interval;
     mtls_duration: "mtls.duration" in "mtls", Capability, |c, e| c.mtls.as_ref().map(|m| m.duration);
     mtls_renew_before: "mtls.renewBefore" in "mtls", Capability, |c, e| c.mtls.as_ref().map(|m| m.renew_before);
     mtls_issuer: "mtls.issuer" in "mtls", Environment, |c, e| e.mtls_issuer;

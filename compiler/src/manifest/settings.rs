@@ -50,6 +50,8 @@ pub struct Settings {
     pub prometheus: S<String>,
     pub monitoring_namespace: S<String>,
     pub prometheus_operator: S<bool>,
+    /// Environment-wide (one Prometheus scrapes a tree): `resolve::checks` rejects it on a capability.
+    pub scrape_interval: S<Duration>,
     pub autoscaling_metric: S<AutoscalingMetric>,
     pub mtls_duration: S<Duration>,
     pub mtls_renew_before: S<Duration>,
@@ -92,6 +94,7 @@ impl Settings {
             prometheus,
             monitoring_namespace,
             prometheus_operator,
+            scrape_interval,
             autoscaling_metric,
             mtls_duration,
             mtls_renew_before,
@@ -266,10 +269,14 @@ fn decode_observability(dec: &mut Decoder, node: &Node, path: &str, s: &mut Sett
         "prometheus",
         "monitoringNamespace",
         "prometheusOperator",
+        "scrapeInterval",
     ];
     let Some(f) = dec.map(node, path, &keys) else {
         return;
     };
+    s.scrape_interval = f
+        .get("scrapeInterval")
+        .and_then(|n| dec.duration(n, &f.path_of("scrapeInterval")));
     s.prometheus_operator = f
         .get("prometheusOperator")
         .and_then(|n| dec.bool(n, &f.path_of("prometheusOperator")));

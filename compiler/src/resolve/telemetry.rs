@@ -83,11 +83,7 @@ pub(super) fn check_metrics_needed(
     autoscaling: AutoscalingMetric,
     diags: &mut Diagnostics,
 ) -> Option<()> {
-    let analysed = match rollout.strategy {
-        Strategy::Canary | Strategy::Progressive => true,
-        Strategy::BlueGreen => rollout.auto_promote,
-        Strategy::Rolling => false,
-    };
+    let analysed = analysed(rollout);
     let needs = if analysed {
         format!("its `{}` rollout is analysed on", rollout.strategy)
     } else if autoscaling == AutoscalingMetric::Requests {
@@ -119,4 +115,61 @@ pub(super) fn check_metrics_needed(
         "turn the metrics on, or autoscale with `autoscaling: { metric: cpu }`"
     }));
     None
+}
+
+/// Whether Argo Rollouts runs the capability's analysis (and so reads its metrics).
+fn analysed(rollout: &RolloutSpec) -> bool {
+    match rollout.strategy {
+        Strategy::Canary | Strategy::Progressive => true,
+        Strategy::BlueGreen => rollout.auto_promote,
+        Strategy::Rolling => false,
+    }
+}
+
+/// Each analysis measurement reads the requests of one `interval` (`rate(…[interval])`),
+/// and `rate()` needs two samples in its window: a window shorter than two scrapes never
+/// measures anything (an error), one shorter than four leaves a measurement without data
+/// whenever a scrape is late or missed (a warning). Four scrape intervals is the usual
+/// minimum range for `rate()` (Robust Perception, "What range should I use with
+/// rate()?", https://robustperception.io/what-range-should-i-use-with-rate; Grafana's
+/// `$__rate_interval` is at least four scrape intervals,
+/// https://grafana.com/blog/2020/09/28/new-in-grafana-7.2-__rate_interval-for-prometheus-rate-queries-that-just-work/).
+/// `None` after an error.
+pub(super) fn check_analysis_window(
+    name: &str,
+    settings: &Settings,
+    rollout: &RolloutSpec,
+    scrape: crate::units::Duration,
+    diags: &mut Diagnostics,
+) -> Option<()> {
+    let window = rollout.analysis.interval;
+    if !analysed(rollout) || window.as_millis() >= 4 * scrape.as_millis() {
+        return Some(());
+    }
+    let too_short = window.as_millis() < 2 * scrape.as_millis();
+    let message = if too_short {
+        format!(
+            "the analysis of `{name}` measures {window} windows, but Prometheus scrapes every {scrape}: a window can hold fewer than the two samples `rate()` needs"
+        )
+    } else {
+        format!(
+            "the analysis of `{name}` measures {window} windows, fewer than four scrapes of {scrape}: a late or missed scrape leaves a measurement without data"
+        )
+    };
+    let mut d = if too_short {
+        Diagnostic::error("skipper::analysis-window-too-short", message)
+    } else {
+        Diagnostic::warning("skipper::analysis-window-short", message)
+    };
+    if let Some(i) = &settings.analysis_interval {
+        d = d.label(i.span, format!("a {} window", i.value));
+    }
+    if let Some(s) = &settings.scrape_interval {
+        d = d.label(s.span, format!("scraped every {}", s.value));
+    }
+    let four = crate::units::Duration::from_millis(4 * scrape.as_millis());
+    diags.push(d.help(format!(
+        "set `rollout.analysis.interval` to {four} or more (four scrapes), or scrape more often with `observability.scrapeInterval`"
+    )));
+    (!too_short).then_some(())
 }

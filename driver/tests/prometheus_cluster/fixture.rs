@@ -6,11 +6,21 @@ use super::*;
 /// built through the driver. It must compile without a single diagnostic. Building it for
 /// the test's namespace (instead of moving a tree built for `observed-test`) keeps the
 /// scrape job's namespace and the rules' `namespace` matchers as Skipper renders them.
-pub fn build_observed(namespace: &str) -> tempfile::TempDir {
+///
+/// `edits` are (text, replacement) pairs applied to the manifest first, each matching once.
+pub fn build_observed(namespace: &str, edits: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
     copy_dir(&workspace().join(FIXTURE), dir.path());
     let manifest = dir.path().join("naftiko.fleet.yaml");
-    let text = std::fs::read_to_string(&manifest).expect("the fixture's manifest");
+    let mut text = std::fs::read_to_string(&manifest).expect("the fixture's manifest");
+    for (from, to) in edits {
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "the fixture's manifest has `{from}` once"
+        );
+        text = text.replace(from, to);
+    }
     let line = format!("namespace: {FIXTURE_NAMESPACE}\n");
     assert_eq!(text.matches(&line).count(), 1, "the fixture names its namespace once");
     std::fs::write(&manifest, text.replace(&line, &format!("namespace: {namespace}\n"))).expect("the manifest");
@@ -218,12 +228,23 @@ pub fn yaml_file(path: &Path) -> Value {
 pub struct Observed<'a> {
     pub watch: Watch<'a>,
     pub namespace: String,
-    _fleet: tempfile::TempDir,
+    pub fleet: tempfile::TempDir,
 }
 
 pub fn observe<'a>(cluster: &'a TestCluster, bin: &Path, purpose: &str, patches: &[Patch]) -> Observed<'a> {
+    observe_edited(cluster, bin, purpose, patches, &[])
+}
+
+/// [`observe`] on the fixture with its manifest edited (see [`build_observed`]).
+pub fn observe_edited<'a>(
+    cluster: &'a TestCluster,
+    bin: &Path,
+    purpose: &str,
+    patches: &[Patch],
+    edits: &[(&str, &str)],
+) -> Observed<'a> {
     let namespace = cluster.namespace(purpose, &[]);
-    let fleet = build_observed(&namespace);
+    let fleet = build_observed(&namespace, edits);
     let tree = fleet.path().join("rendered/test");
     deploy_tree(cluster, &tree, &namespace, patches);
     Observed {
@@ -233,6 +254,6 @@ pub fn observe<'a>(cluster: &'a TestCluster, bin: &Path, purpose: &str, patches:
             prometheus: Prometheus::start(cluster, bin, &tree),
         },
         namespace,
-        _fleet: fleet,
+        fleet,
     }
 }

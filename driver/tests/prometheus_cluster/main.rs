@@ -13,6 +13,7 @@
 //! pod's state. Prometheus and the traffic threads are stopped by their guards however
 //! the test ends.
 
+mod canary;
 #[path = "../common/mod.rs"]
 mod common;
 mod fixture;

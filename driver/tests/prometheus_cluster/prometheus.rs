@@ -49,10 +49,9 @@ pub fn api_access(cluster: &TestCluster, dir: &Path) -> ApiAccess {
     }
 }
 
-/// The global intervals: the rendered job sets no `scrape_interval` of its own (checked
-/// below), so it is scraped at the global one; 1 s instead of the default 1 m keeps the
-/// test short (rules: `for:` and windows are the rendered ones).
-pub const SCRAPE_INTERVAL: &str = "1s";
+/// How often the rules are evaluated: 1 s instead of the default 1 m keeps the test short
+/// (`for:` and windows are the rendered ones). The scrape interval is the rendered job's
+/// own (`observability.scrapeInterval`, 1 s in the fixture), never a global one.
 pub const EVALUATION_INTERVAL: &str = "1s";
 
 /// The configuration Prometheus runs with. Compared with the rendered
@@ -60,7 +59,7 @@ pub const EVALUATION_INTERVAL: &str = "1s";
 /// - each `kubernetes_sd_configs` entry gains `api_server` and `tls_config` (`ca_file`,
 ///   `cert_file`, `key_file`): an in-cluster Prometheus finds the API server and its
 ///   credentials in its ServiceAccount's mount, this one runs outside the cluster;
-/// - a `global` section with `scrape_interval` and `evaluation_interval` (see above);
+/// - a `global` section with `evaluation_interval` (see above);
 /// - `rule_files`: the rendered `<tree>/<capability>/prometheus-rules.yaml`, as they are.
 ///
 /// Everything else of every job — its name, path, scheme, the discovery's role,
@@ -77,12 +76,12 @@ pub fn prometheus_config(tree: &Path, access: &ApiAccess) -> Value {
         .clone();
     assert!(!jobs.is_empty(), "the rendered file has a scrape job");
     for job in &mut jobs {
-        for key in ["scrape_interval", "scrape_timeout"] {
-            assert!(
-                job.get(key).is_none(),
-                "the rendered job sets {key}: the global one would not apply"
-            );
-        }
+        // Without its own interval the job would be scraped at Prometheus' default, once a
+        // minute, and no one-minute window would hold the two samples `rate()` needs.
+        assert!(
+            job["scrape_interval"].is_string(),
+            "the rendered job sets its scrape_interval: {job}"
+        );
         let sds = job["kubernetes_sd_configs"]
             .as_array_mut()
             .expect("the job discovers pods in Kubernetes");
@@ -122,7 +121,7 @@ pub fn prometheus_config(tree: &Path, access: &ApiAccess) -> Value {
         .collect();
     assert!(!rule_files.is_empty(), "the tree has rules files");
     json!({
-        "global": { "scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": EVALUATION_INTERVAL },
+        "global": { "evaluation_interval": EVALUATION_INTERVAL },
         "rule_files": rule_files,
         "scrape_configs": jobs,
     })

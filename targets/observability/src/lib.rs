@@ -3,7 +3,7 @@
 //! Per capability (under `<env>/<capability>/`): its alert and SLI recording rules as a
 //! plain Prometheus rules file, the `promtool test rules` file that proves them, and —
 //! for Prometheus Operator users (`observability.prometheusOperator`, on by default) —
-//! the same rules as a `PrometheusRule` and a `ServiceMonitor` for its control port.
+//! the same rules as a `PrometheusRule` and a `PodMonitor` for its pods' control ports.
 //! Fleet-wide (under `<env>/fleet/`): a `scrape_configs` file that finds every control
 //! port by Kubernetes pod discovery, and the fleet's Grafana dashboard, as JSON and as a
 //! ConfigMap for Grafana's sidecar.
@@ -22,6 +22,7 @@ use serde_json::Value;
 use skipper_compiler::emit::{canonical_json, json_to_yaml};
 use skipper_compiler::model::{EnvContext, ResolvedCapability, ResolvedEnvironment};
 use skipper_compiler::target::{Artifact, RenderError, Target};
+use skipper_compiler::units::Duration;
 
 pub struct Observability;
 
@@ -31,10 +32,14 @@ pub const RULES_TEST_FILE: &str = "prometheus-rules.test.yaml";
 pub const SCRAPE_FILE: &str = "prometheus-scrape.yaml";
 pub const DASHBOARD_FILE: &str = "grafana-dashboard.json";
 
-/// What the fleet-wide unit reads: which capabilities are not scraped.
+/// What the fleet-wide unit reads: which capabilities are not scraped, and how often the
+/// others are.
 #[derive(Serialize)]
 pub struct ObservabilityFleetInput {
     pub unscraped: Vec<String>,
+    /// `observability.scrapeInterval`, one value per environment (the compiler rejects it
+    /// on a single capability); the shortest, should that ever change.
+    pub scrape_interval: Option<Duration>,
 }
 
 fn yaml(_file: &str, value: &Value) -> Result<String, RenderError> {
@@ -52,7 +57,7 @@ fn commented(file: &str, comment: &str, value: &Value) -> Result<Artifact, Rende
 
 impl Target for Observability {
     const NAME: &'static str = "observability";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     type FleetInput = ObservabilityFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> ObservabilityFleetInput {
@@ -63,7 +68,11 @@ impl Target for Observability {
             .map(|c| c.name.clone())
             .collect();
         unscraped.sort();
-        ObservabilityFleetInput { unscraped }
+        let scrape_interval = env.capabilities.iter().map(|c| c.observability.scrape_interval).min();
+        ObservabilityFleetInput {
+            unscraped,
+            scrape_interval,
+        }
     }
 
     fn render_capability(&self, ctx: &EnvContext, cap: &ResolvedCapability) -> Result<Vec<Artifact>, RenderError> {
@@ -93,8 +102,8 @@ impl Target for Observability {
                 yaml("prometheusrule.yaml", &rules::prometheus_rule(ctx, cap, &groups))?,
             ));
             files.push(Artifact::kubernetes(
-                "servicemonitor.yaml",
-                yaml("servicemonitor.yaml", &scrape::service_monitor(ctx, cap))?,
+                "podmonitor.yaml",
+                yaml("podmonitor.yaml", &scrape::pod_monitor(ctx, cap))?,
             ));
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -111,7 +120,7 @@ impl Target for Observability {
                     "Prometheus scrape job for every control port of {} (add it to prometheus.yml's scrape_configs)",
                     ctx.dir()
                 ),
-                &scrape::scrape_config(ctx, &input.unscraped),
+                &scrape::scrape_config(ctx, &input.unscraped, input.scrape_interval),
             )?,
             Artifact::file(DASHBOARD_FILE, dashboard.into_bytes()),
             Artifact::kubernetes("grafana-dashboard.yaml", yaml("grafana-dashboard.yaml", &config_map)?),

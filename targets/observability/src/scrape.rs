@@ -1,8 +1,17 @@
 //! Scraping control ports: a Prometheus `scrape_configs` file for the whole output tree
-//! (Kubernetes pod discovery), and a ServiceMonitor per capability for the Prometheus
+//! (Kubernetes pod discovery), and a PodMonitor per capability for the Prometheus
 //! Operator. Both give every series the same labels — fleet, environment, region,
 //! namespace, capability, version, pod and the Argo Rollouts pod-template hash — which
 //! the alert rules, the dashboards and the rollouts' analysis select on.
+//!
+//! Both discover pods, never Services: Argo Rollouts narrows the capability's Service to
+//! the stable (or active) ReplicaSet by adding `rollouts-pod-template-hash` to its
+//! selector (argo-rollouts `rollout/service.go`, `switchServiceSelector`), so a monitor
+//! that follows the Service never sees a canary or preview pod, and the analysis of their
+//! series would measure nothing. Both scrape at the environment's
+//! `observability.scrapeInterval`: without one, Prometheus scrapes once a minute (its
+//! `global.scrape_interval` default, prometheus `config/config.go`), and a one-minute
+//! `rate()` window holds a single sample.
 
 use serde_json::{Value, json};
 use skipper_compiler::model::{EnvContext, ExposeKind, ResolvedCapability};
@@ -10,6 +19,7 @@ use skipper_compiler::naming::{
     self, MANAGED_BY, METRIC_CAPABILITY_LABEL, METRIC_ENVIRONMENT_LABEL, METRIC_FLEET_LABEL,
     METRIC_POD_TEMPLATE_HASH_LABEL, METRIC_REGION_LABEL, METRIC_VERSION_LABEL,
 };
+use skipper_compiler::units::Duration;
 
 /// The engine serves Prometheus text here, on the control port.
 pub const METRICS_PATH: &str = "/metrics";
@@ -92,8 +102,9 @@ fn to_operator(r: &Relabel) -> Value {
 }
 
 /// The scrape job of one output tree. `unscraped`: capabilities whose documents turn
-/// their metrics off.
-pub fn scrape_config(ctx: &EnvContext, unscraped: &[String]) -> Value {
+/// their metrics off; `interval`: the environment's scrape interval (`None` when the tree
+/// has no capability).
+pub fn scrape_config(ctx: &EnvContext, unscraped: &[String], interval: Option<Duration>) -> Value {
     let mut relabel = vec![
         keep(&pod_label("app.kubernetes.io/managed-by"), MANAGED_BY.to_string()),
         keep(&pod_label("naftiko.io/environment"), ctx.environment.clone()),
@@ -125,25 +136,31 @@ pub fn scrape_config(ctx: &EnvContext, unscraped: &[String]) -> Value {
     relabel.push(copy("__meta_kubernetes_pod_name".into(), "pod"));
     let mut sd = json!({ "role": "pod", "namespaces": { "names": [ctx.namespace] } });
     sd["selectors"] = json!([{ "role": "pod", "label": format!("app.kubernetes.io/managed-by={MANAGED_BY}") }]);
-    json!({
-        "scrape_configs": [{
-            "job_name": format!("skipper/{}/{}", ctx.fleet, ctx.dir()),
-            "metrics_path": METRICS_PATH,
-            "scheme": "http",
-            "kubernetes_sd_configs": [sd],
-            "relabel_configs": relabel.iter().map(to_config).collect::<Vec<_>>(),
-        }],
-    })
+    let mut job = json!({
+        "job_name": format!("skipper/{}/{}", ctx.fleet, ctx.dir()),
+        "metrics_path": METRICS_PATH,
+        "scheme": "http",
+        "kubernetes_sd_configs": [sd],
+        "relabel_configs": relabel.iter().map(to_config).collect::<Vec<_>>(),
+    });
+    // Prometheus takes `scrape_timeout` from the global one, cut to this interval when
+    // the global is longer (`config/config.go`, `ScrapeConfig.Validate`).
+    if let Some(interval) = interval {
+        job["scrape_interval"] = json!(interval.to_string());
+    }
+    json!({ "scrape_configs": [job] })
 }
 
-/// The ServiceMonitor of one capability: its own Service only (a canary or preview
-/// Service selects the same pods, and would scrape them twice).
-pub fn service_monitor(ctx: &EnvContext, cap: &ResolvedCapability) -> Value {
-    let mut relabel = vec![keep("__meta_kubernetes_service_name", cap.name.clone())];
-    relabel.extend(label_copies());
+/// The PodMonitor of one capability: every pod with the capability's selector labels —
+/// the Deployment's, and every ReplicaSet a Rollout makes of its template, stable, canary
+/// or preview — each scraped once, on its control port. The Operator turns it into a
+/// `role: pod` job that keeps running pods with these labels on the named container port
+/// and adds `namespace`, `pod` and `container` (prometheus-operator
+/// `pkg/prometheus/promcfg.go`, `generatePodMonitorConfig`).
+pub fn pod_monitor(ctx: &EnvContext, cap: &ResolvedCapability) -> Value {
     json!({
         "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "ServiceMonitor",
+        "kind": "PodMonitor",
         "metadata": {
             "name": cap.name,
             "namespace": ctx.namespace,
@@ -151,11 +168,12 @@ pub fn service_monitor(ctx: &EnvContext, cap: &ResolvedCapability) -> Value {
         },
         "spec": {
             "selector": { "matchLabels": naming::selector_labels(cap) },
-            "endpoints": [{
+            "podMetricsEndpoints": [{
                 "port": control_port(cap),
                 "path": METRICS_PATH,
                 "scheme": "http",
-                "relabelings": relabel.iter().map(to_operator).collect::<Vec<_>>(),
+                "interval": cap.observability.scrape_interval.to_string(),
+                "relabelings": label_copies().iter().map(to_operator).collect::<Vec<_>>(),
             }],
         },
     })

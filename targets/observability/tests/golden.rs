@@ -51,16 +51,11 @@ fn capability_outputs_match_the_golden_files() {
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,
-        [
-            RULES_TEST_FILE,
-            RULES_FILE,
-            "prometheusrule.yaml",
-            "servicemonitor.yaml"
-        ]
+        ["podmonitor.yaml", RULES_TEST_FILE, RULES_FILE, "prometheusrule.yaml"]
     );
     snapshot("rules", file(&files, RULES_FILE));
     snapshot("rule-tests", file(&files, RULES_TEST_FILE));
-    snapshot("servicemonitor", file(&files, "servicemonitor.yaml"));
+    snapshot("podmonitor", file(&files, "podmonitor.yaml"));
     // The PrometheusRule carries the rules file's groups, indented under `spec`.
     let rules_body = file(&files, RULES_FILE).split_once("groups:\n").unwrap().1;
     let nested: String = rules_body.lines().map(|l| format!("  {l}\n")).collect();

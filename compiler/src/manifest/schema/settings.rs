@@ -107,8 +107,11 @@ struct Observability {
     prometheus: Option<Text>,
     /// The namespace Prometheus runs in: allowed to reach control ports. Default `monitoring`.
     monitoring_namespace: Option<Text>,
-    /// Render a `ServiceMonitor` and a `PrometheusRule` per capability. Default `true`.
+    /// Render a `PodMonitor` and a `PrometheusRule` per capability. Default `true`.
     prometheus_operator: Option<bool>,
+    /// How often Prometheus scrapes the control ports; environment-wide (`defaults` or
+    /// `environments.<env>`). Analysis intervals must hold two scrapes. Default `15s`.
+    scrape_interval: Option<DurationText>,
 }
 
 /// OpenTelemetry tracing of the pods.
