@@ -62,7 +62,8 @@ pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
         };
     }
     if kind == "Capability" {
-        let field = |v: &Yaml, k: &str| v.at(&["spec", k]).cloned();
+        // What Skipper resolved is under `spec.skipper` (the rest is Naftiko's shape).
+        let field = |v: &Yaml, k: &str| v.at(&["spec", "skipper", k]).cloned();
         if field(old, "version") != field(new, "version") || field(old, "engine") != field(new, "engine") {
             return ChangeClass::Rollout;
         }
@@ -70,9 +71,9 @@ pub fn classify_change(kind: &str, old: &Yaml, new: &Yaml) -> ChangeClass {
         if pod_fields.iter().any(|k| field(old, k) != field(new, k)) {
             return ChangeClass::Restart;
         }
-        let document = |v: &Yaml| v.at(&["spec", "document", "hash"]).cloned();
+        let document = |v: &Yaml| v.at(&["spec", "skipper", "document", "hash"]).cloned();
         if document(old) != document(new) {
-            let reloads = matches!(new.at(&["spec", "hotReload"]), Some(Yaml::Bool(true)));
+            let reloads = matches!(new.at(&["spec", "skipper", "hotReload"]), Some(Yaml::Bool(true)));
             return if reloads {
                 ChangeClass::HotReload
             } else {

@@ -4,23 +4,31 @@
 
 use crate::crd::{
     Capability, CapabilityClass, CapabilityClassSpec, CapabilityInfo, CapabilitySpec, DocumentItem, DocumentRef,
-    SpecRef,
+    SkipperSpec, SpecRef,
 };
 use crate::labels::{capability_labels, fleet_labels};
 use crate::workload::{document_config_map_name, document_items, document_key_of_entry};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use skipper_compiler::model::{ClassSpec, DeployedDocument, EnvContext, ResolvedCapability};
+use skipper_compiler::naming::TIER_LABEL;
 
 pub fn capability_resource(ctx: &EnvContext, cap: &ResolvedCapability) -> Capability {
-    let spec = CapabilitySpec {
-        info: CapabilityInfo {
-            label: cap.label.clone(),
-            description: cap.description.clone(),
-        },
-        spec_ref: SpecRef {
-            config_map: document_config_map_name(&cap.name),
-            key: document_key_of_entry(&cap.document),
-        },
+    let labels = capability_labels(ctx, cap);
+    // Naftiko's CRD requires both texts of `info`: the document's, else its name.
+    let label = cap.label.clone().unwrap_or_else(|| cap.name.clone());
+    let info = CapabilityInfo {
+        description: cap.description.clone().unwrap_or_else(|| label.clone()),
+        label,
+        tags: Vec::new(),
+        // Naftiko's operator reads the class from `info.labels` (its CRD's text) or the
+        // metadata labels (its documentation's examples): both carry it.
+        labels: labels
+            .iter()
+            .filter(|(k, _)| k.as_str() == TIER_LABEL)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    let skipper = SkipperSpec {
         document: DocumentRef {
             entry: cap.document.entry.clone(),
             hash: cap.document.hash.clone(),
@@ -44,25 +52,35 @@ pub fn capability_resource(ctx: &EnvContext, cap: &ResolvedCapability) -> Capabi
         hot_reload: cap.hot_reload,
         mtls: cap.mtls.clone(),
     };
+    let spec = CapabilitySpec {
+        info: Some(info),
+        spec_ref: Some(SpecRef {
+            config_map: document_config_map_name(&cap.name),
+            key: document_key_of_entry(&cap.document),
+        }),
+        skipper: Some(skipper),
+    };
     let mut resource = Capability::new(&cap.name, spec);
     resource.metadata.namespace = Some(ctx.namespace.clone());
-    resource.metadata.labels = Some(capability_labels(ctx, cap));
+    resource.metadata.labels = Some(labels);
     resource
 }
 
 /// Rebuilds the resolved capability from its resource, the document read from the
-/// ConfigMap the resource names, and the class it names.
+/// ConfigMap the resource names, and the class it names. `None` for a resource without
+/// `spec.skipper` (one written for Naftiko's operator): resolving one is the operator's.
 pub fn capability_from_resource(
     resource: &Capability,
     document: DeployedDocument,
     class: ClassSpec,
-) -> ResolvedCapability {
-    let spec = &resource.spec;
-    ResolvedCapability {
+) -> Option<ResolvedCapability> {
+    let spec = resource.spec.skipper.as_ref()?;
+    let info = resource.spec.info.as_ref();
+    Some(ResolvedCapability {
         name: resource.metadata.name.clone().unwrap_or_default(),
         version: spec.version.clone(),
-        label: spec.info.label.clone(),
-        description: spec.info.description.clone(),
+        label: info.map(|i| i.label.clone()),
+        description: info.map(|i| i.description.clone()),
         engine: spec.engine.clone(),
         class,
         replicas: spec.replicas,
@@ -85,7 +103,7 @@ pub fn capability_from_resource(
         hot_reload: spec.hot_reload,
         mtls: spec.mtls.clone(),
         document,
-    }
+    })
 }
 
 pub fn class_resource(ctx: &EnvContext, class: &ClassSpec) -> CapabilityClass {
