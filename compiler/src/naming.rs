@@ -3,7 +3,7 @@
 //! policies admit the gateways' service account, analysis queries use the labels the
 //! scrape configuration writes. Each convention is written down once, here.
 
-use crate::model::{EnvContext, ResolvedCapability, Strategy};
+use crate::model::{EnvContext, ExposeKind, Mesh, ResolvedCapability, Strategy};
 use std::collections::BTreeMap;
 
 /// `app.kubernetes.io/managed-by` on every object Skipper renders.
@@ -60,14 +60,11 @@ pub const FAILED_REQUESTS_MATCHER: &str = "status=~\"5..|ERROR\"";
 pub const ENGINE_CONTAINER: &str = "ikanos";
 
 /// The Secret cert-manager writes a capability's mTLS certificate to (`tls.crt`,
-/// `tls.key`, `ca.crt`) without a mesh: the mtls target's Certificate names it, the
-/// Kubernetes target's pod mounts it.
+/// `tls.key`, `ca.crt`) without a mesh: the mtls target's Certificate names it. No pod
+/// mounts it while the engine serves no TLS; a TLS sidecar would.
 pub fn tls_secret(capability: &str) -> String {
     format!("{capability}-tls")
 }
-
-/// Where the engine container finds that Secret's files, read-only.
-pub const TLS_MOUNT: &str = "/etc/skipper/tls";
 
 /// The pod's name from the downward API: `OTEL_RESOURCE_ATTRIBUTES` refers to it.
 pub const POD_NAME_VARIABLE: &str = "K8S_POD_NAME";
@@ -93,6 +90,67 @@ pub fn preview_service(capability: &str) -> String {
     format!("{capability}-preview")
 }
 
+/// Whether a canary's traffic router moves requests between a stable and a canary
+/// Service: the Gateway API plugin edits an HTTPRoute's backend weights between two
+/// Services — Linkerd's GAMMA route on the capability's Service (any port but control),
+/// or the native Gateway's route of a REST gateway path. Istio shifts weight between
+/// DestinationRule subsets of one Service, Consul's traffic router between
+/// ServiceResolver subsets of one Consul service, and without a route the canary moves
+/// replicas: no canary Service. The rollouts target
+/// renders the Services by this, the mtls target names them in the certificate.
+pub fn canary_has_services(ctx: &EnvContext, cap: &ResolvedCapability) -> bool {
+    let has_port = |kind: &dyn Fn(ExposeKind) -> bool| cap.exposes.iter().any(|e| kind(e.kind));
+    match ctx.mesh {
+        Mesh::Linkerd => has_port(&|k| k != ExposeKind::Control),
+        Mesh::Native => cap.gateway.rest_path.is_some() && has_port(&|k| k == ExposeKind::Rest),
+        Mesh::Istio | Mesh::Consul => false,
+    }
+}
+
+/// The HTTPRoutes whose backend weights Argo Rollouts' Gateway API plugin moves between
+/// the stable and the canary Service, when [`canary_has_services`]: on Linkerd, the
+/// route of every app port on the capability's Service — the first named after the
+/// capability, the others `<capability>-<port name>` — so MCP and skill calls move with
+/// REST ones; without a mesh, the REST gateway path's route (named after the
+/// capability). The routing target names its routes by this, the rollouts target lists
+/// them to the plugin, the GitOps target leaves their weights to it.
+pub fn canary_routes(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<String> {
+    if !canary_has_services(ctx, cap) {
+        return Vec::new();
+    }
+    match ctx.mesh {
+        Mesh::Linkerd => cap
+            .exposes
+            .iter()
+            .filter(|e| e.kind != ExposeKind::Control)
+            .enumerate()
+            .map(|(i, e)| {
+                if i == 0 {
+                    cap.name.clone()
+                } else {
+                    format!("{}-{}", cap.name, e.port_name)
+                }
+            })
+            .collect(),
+        _ => vec![cap.name.clone()],
+    }
+}
+
+/// Every Service in front of a capability's pods: its own, and the one its rollout adds
+/// (blue-green's preview; a canary's, where [`canary_has_services`]).
+pub fn capability_services(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<String> {
+    let mut services = vec![cap.name.clone()];
+    match cap.rollout.strategy {
+        // On Consul a blue-green is a canary through the traffic router: no preview Service.
+        Strategy::BlueGreen if ctx.mesh != Mesh::Consul => services.push(preview_service(&cap.name)),
+        Strategy::Canary | Strategy::Progressive if canary_has_services(ctx, cap) => {
+            services.push(canary_service(&cap.name))
+        }
+        Strategy::BlueGreen | Strategy::Canary | Strategy::Progressive | Strategy::Rolling => {}
+    }
+    services
+}
+
 /// The AnalysisTemplate of a capability.
 pub fn analysis_template(capability: &str) -> String {
     format!("{capability}-analysis")
@@ -115,9 +173,12 @@ pub fn capability_labels(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap
     labels.insert("app.kubernetes.io/version".into(), label_value(&cap.version));
     labels.insert(COMPONENT_LABEL.into(), CAPABILITY_COMPONENT.into());
     labels.insert("naftiko.io/capability".into(), cap.name.clone());
-    labels.insert("naftiko.io/tier".into(), label_value(&cap.class.name));
+    labels.insert(TIER_LABEL.into(), label_value(&cap.class.name));
     labels
 }
+
+/// The class of a capability, as Naftiko's operator reads it (ENGINE-FACTS §2.3).
+pub const TIER_LABEL: &str = "naftiko.io/tier";
 
 /// The stable subset used in selectors: never the version, which changes on every release.
 pub fn selector_labels(cap: &ResolvedCapability) -> BTreeMap<String, String> {

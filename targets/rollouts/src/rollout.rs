@@ -1,9 +1,12 @@
 //! The Rollout of one capability and the Services its strategy needs.
 
+mod consul;
+
 use crate::analysis;
 use serde_json::{Value, json};
-use skipper_compiler::model::{EnvContext, ExposeKind, IntOrPercent, Mesh, ResolvedCapability, Strategy};
+use skipper_compiler::model::{EnvContext, IntOrPercent, Mesh, ResolvedCapability, Strategy};
 use skipper_compiler::naming::{self, CANARY_SUBSET, PRIMARY_ROUTE, STABLE_SUBSET};
+use skipper_compiler::units::Duration;
 
 /// The Argo Rollouts traffic-router plugin for Gateway API `HTTPRoute`s.
 const GATEWAY_API_PLUGIN: &str = "argoproj-labs/gatewayAPI";
@@ -42,13 +45,15 @@ fn service(ctx: &EnvContext, cap: &ResolvedCapability, name: String) -> Value {
     })
 }
 
-fn has_port(cap: &ResolvedCapability, kind: impl Fn(ExposeKind) -> bool) -> bool {
-    cap.exposes.iter().any(|e| kind(e.kind))
-}
-
+/// The plugin's `httpRoutes` list: every route of `naming::canary_routes` moves together
+/// (argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi, docs/features/multiple-routes.md).
 fn gateway_api(ctx: &EnvContext, cap: &ResolvedCapability) -> (Value, bool) {
+    let routes: Vec<Value> = naming::canary_routes(ctx, cap)
+        .into_iter()
+        .map(|name| json!({ "name": name }))
+        .collect();
     (
-        json!({ "plugins": { GATEWAY_API_PLUGIN: { "httpRoute": cap.name, "namespace": ctx.namespace } } }),
+        json!({ "plugins": { GATEWAY_API_PLUGIN: { "httpRoutes": routes, "namespace": ctx.namespace } } }),
         true,
     )
 }
@@ -68,15 +73,28 @@ fn traffic_routing(ctx: &EnvContext, cap: &ResolvedCapability) -> Option<(Value,
         )),
         // Linkerd (GAMMA, a route on the Service) and the native Gateway (a route for the
         // REST gateway path): the Gateway API plugin edits the HTTPRoute's backend weights.
-        Mesh::Linkerd if has_port(cap, |k| k != ExposeKind::Control) => Some(gateway_api(ctx, cap)),
-        Mesh::Native if cap.gateway.rest_path.is_some() && has_port(cap, |k| k == ExposeKind::Rest) => {
-            Some(gateway_api(ctx, cap))
-        }
-        // Argo Rollouts has no Consul router, and without a mesh nothing routes the
-        // in-cluster calls of a capability the gateway does not expose: the canary
-        // moves replicas, not requests.
+        // `naming` decides, so the mtls target's certificate names the same Services.
+        Mesh::Linkerd | Mesh::Native if naming::canary_has_services(ctx, cap) => Some(gateway_api(ctx, cap)),
+        // Consul: the Consul traffic router plugin edits the ServiceSplitter's weights
+        // between the ServiceResolver's subsets of the one Consul service.
+        Mesh::Consul => Some((consul::traffic_routing(cap), false)),
+        // Without a mesh nothing routes the in-cluster calls of a capability the gateway
+        // does not expose: the canary moves replicas, not requests.
         _ => None,
     }
+}
+
+/// How long a canary stays at each weight. Its background analysis runs from the start of
+/// the update and is terminated when the Rollout is fully promoted, and a terminated run
+/// that has not reached `failureLimit` counts as Successful (argo-rollouts
+/// `rollout/analysis.go`, `reconcileAnalysisRuns`; `analysis/analysis.go`,
+/// `assessMetricStatus`). So the pauses together outlast the run's every measurement —
+/// `failureLimit + 1` failures can always trip it — and each weight gets an equal share,
+/// in whole seconds.
+fn pause_per_step(cap: &ResolvedCapability, weights: usize) -> Duration {
+    let total = analysis::run_length(&cap.rollout.analysis).as_millis();
+    let per_step = total.div_ceil(weights.max(1) as u64);
+    Duration::from_secs(per_step.div_ceil(1000))
 }
 
 pub fn plan(ctx: &EnvContext, cap: &ResolvedCapability) -> RolloutPlan {
@@ -84,6 +102,12 @@ pub fn plan(ctx: &EnvContext, cap: &ResolvedCapability) -> RolloutPlan {
     let mut services = Vec::new();
     let mut uses_analysis = false;
     let strategy = match rollout.strategy {
+        // A preview Service cannot work with Consul's registration: see `consul`.
+        Strategy::BlueGreen if ctx.mesh == Mesh::Consul => {
+            let (strategy, analysis) = consul::blue_green(ctx, cap);
+            uses_analysis = analysis;
+            strategy
+        }
         Strategy::BlueGreen => {
             services.push((
                 "service-preview.yaml".into(),
@@ -103,13 +127,15 @@ pub fn plan(ctx: &EnvContext, cap: &ResolvedCapability) -> RolloutPlan {
         }
         Strategy::Canary | Strategy::Progressive => {
             let progressive = rollout.strategy == Strategy::Progressive;
+            let weights: Vec<&f64> = rollout.steps.iter().filter(|w| **w < 100.0).collect();
+            let pause = pause_per_step(cap, weights.len());
             let mut steps = Vec::new();
-            for weight in rollout.steps.iter().filter(|w| **w < 100.0) {
+            for weight in weights {
                 steps.push(json!({ "setWeight": weight.round() as u32 }));
                 if progressive {
                     steps.push(json!({ "analysis": analysis::reference(ctx, cap) }));
                 } else {
-                    steps.push(json!({ "pause": { "duration": rollout.analysis.interval.to_string() } }));
+                    steps.push(json!({ "pause": { "duration": pause.to_string() } }));
                 }
             }
             uses_analysis = true;

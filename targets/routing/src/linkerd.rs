@@ -189,11 +189,14 @@ fn control_port_policy(ctx: &EnvContext, cap: &ResolvedCapability, control: &Exp
 /// are outbound, client-side behaviour, so nothing on a Server carries them). No
 /// ServiceProfile: beside one, Linkerd ignores the routes of the same Service
 /// (https://linkerd.io/2-edge/reference/httproute/#inbound-vs-outbound-httproutes), the
-/// canary's weights included. During a canary, the first HTTP port's route, named after
-/// the capability, is the one whose weights Argo Rollouts' Gateway API plugin moves
-/// between the stable and the canary Service.
+/// canary's weights included. During a canary, every port's route is one whose weights
+/// Argo Rollouts' Gateway API plugin moves between the stable and the canary Service
+/// (`naming::canary_routes`): MCP and skill calls reach the canary in the same share as
+/// REST ones.
 fn outbound_routes(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<(String, Value)> {
     let split = matches!(cap.rollout.strategy, Strategy::Canary | Strategy::Progressive);
+    // The names Argo Rollouts is given (`naming::canary_routes`) when it splits.
+    let split_routes = naming::canary_routes(ctx, cap);
     app_ports(cap)
         .into_iter()
         .enumerate()
@@ -205,7 +208,7 @@ fn outbound_routes(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<(String, V
                 server_name(cap, port)
             };
             let mut backends = vec![json!({ "name": cap.name, "port": port.port, "weight": 100 })];
-            if first && split {
+            if split && split_routes.contains(&name) {
                 backends.push(json!({ "name": naming::canary_service(&cap.name), "port": port.port, "weight": 0 }));
             }
             let mut metadata = metadata(ctx, cap, &name);
@@ -268,6 +271,7 @@ mod tests {
     use crate::testing::{capability, named, of_kind};
     use serde_json::{Value, json};
     use skipper_compiler::model::{Mesh, Strategy};
+    use skipper_compiler::naming;
     use skipper_compiler::units::Duration;
 
     const STRATEGIES: [Strategy; 4] = [
@@ -316,6 +320,40 @@ mod tests {
                 "timeout.linkerd.io/request": resilience.timeout.to_string(),
             })
         );
+    }
+
+    /// A canary moves every app port's calls, not only the first port's: each route on the
+    /// Service splits between the stable and the canary Service, and is one of the routes
+    /// the Rollout hands the Gateway API plugin (`naming::canary_routes`), which edits the
+    /// weights of every route it is given (argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi,
+    /// docs/features/multiple-routes.md). The registry serves REST and MCP.
+    #[test]
+    fn a_canary_splits_every_app_port() {
+        let (ctx, cap) = capability("registry", Mesh::Linkerd, Strategy::Canary);
+        let objects = render(&ctx, &cap);
+        let routes = outbound_routes(&objects);
+        assert_eq!(routes.len(), crate::app_ports(&cap).len());
+        assert!(routes.len() >= 2, "the registry has REST and MCP ports");
+        let mut names = Vec::new();
+        for route in &routes {
+            let backends: Vec<&str> = route["spec"]["rules"][0]["backendRefs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                backends,
+                ["registry", "registry-canary"],
+                "{}",
+                route["metadata"]["name"]
+            );
+            names.push(route["metadata"]["name"].as_str().unwrap().to_string());
+        }
+        names.sort();
+        let mut split = naming::canary_routes(&ctx, &cap);
+        split.sort();
+        assert_eq!(names, split);
     }
 
     /// Retries and timeouts are client-side: every app port of the Service gets an
