@@ -125,8 +125,9 @@ pub struct ResolvedEnvironment {
     pub namespace: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    /// Empty for a single-region environment; otherwise one output tree per region.
-    pub regions: Vec<String>,
+    /// Empty for a single-region environment; otherwise one output tree per region, in
+    /// manifest order, each with its own cluster.
+    pub regions: Vec<Region>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,26 +157,45 @@ pub struct ResolvedEnvironment {
     pub gitops: Option<GitopsSpec>,
 }
 
+/// One region of a multi-region environment: its output tree deploys to `cluster`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    pub name: String,
+    /// The region's own `cluster`, else the environment's; `None` when neither says (the
+    /// manifest's decoder has made sure two regions never share one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
 impl ResolvedEnvironment {
-    /// The output trees of this environment: one per region, or one without a region.
+    /// The output trees of this environment: one per region, each with its region's
+    /// cluster, or one without a region in the environment's cluster.
     pub fn contexts(&self, fleet: &str) -> Vec<EnvContext> {
-        let regions: Vec<Option<String>> = if self.regions.is_empty() {
-            vec![None]
+        let trees: Vec<(Option<String>, Option<String>)> = if self.regions.is_empty() {
+            vec![(None, self.cluster.clone())]
         } else {
-            self.regions.iter().cloned().map(Some).collect()
+            self.regions
+                .iter()
+                .map(|r| (Some(r.name.clone()), r.cluster.clone()))
+                .collect()
         };
-        regions
+        trees
             .into_iter()
-            .map(|region| EnvContext {
+            .map(|(region, cluster)| EnvContext {
                 fleet: fleet.to_string(),
                 environment: self.name.clone(),
                 namespace: self.namespace.clone(),
                 region,
-                cluster: self.cluster.clone(),
+                cluster,
                 delivery: self.delivery,
                 mesh: self.mesh,
             })
             .collect()
+    }
+
+    /// The regions' names, in manifest order.
+    pub fn region_names(&self) -> Vec<String> {
+        self.regions.iter().map(|r| r.name.clone()).collect()
     }
 }
 
@@ -412,8 +432,12 @@ pub struct ObservabilitySpec {
     pub prometheus: String,
     /// The namespace Prometheus runs in: allowed to scrape control ports.
     pub monitoring_namespace: String,
-    /// Render the Prometheus Operator's ServiceMonitor and PrometheusRule objects.
+    /// Render the Prometheus Operator's PodMonitor and PrometheusRule objects.
     pub prometheus_operator: bool,
+    /// How often Prometheus scrapes each control port (one value per environment): the
+    /// scrape job's `scrape_interval`, the PodMonitor's `interval`, and what the rollout
+    /// analysis' windows are sized to.
+    pub scrape_interval: Duration,
     /// The control port serves `/metrics`: `false` when the document turns its
     /// observability off, and then nothing scrapes or alerts on the capability.
     pub metrics: bool,

@@ -241,7 +241,7 @@ fn added_and_removed_capabilities() {
     let stat = render_human(&report, true, false);
     snapshot("added-and-removed-capability", &stat);
     let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
-    // tenders: 6 workload objects, its NetworkPolicy, its PrometheusRule, ServiceMonitor,
+    // tenders: 6 workload objects, its NetworkPolicy, its PrometheusRule, PodMonitor,
     // two rule files, its mTLS Certificate and its Warden instance's OPA configuration;
     // dockyard: the same and the HTTPRoute of its REST gateway path.
     assert_eq!(json["summary"]["added"], 13);

@@ -117,12 +117,19 @@ pub fn resolve(
             name: env.name.value.clone(),
             namespace: env.namespace.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
             cluster: env.cluster.as_ref().map(|c| c.value.clone()),
-            regions: env.regions.iter().map(|r| r.value.clone()).collect(),
+            regions: env
+                .regions
+                .iter()
+                .map(|r| Region {
+                    name: r.name.value.clone(),
+                    cluster: r.cluster.as_ref().or(env.cluster.as_ref()).map(|c| c.value.clone()),
+                })
+                .collect(),
             primary_region: env
                 .failover_primary
                 .as_ref()
                 .map(|p| p.value.clone())
-                .or_else(|| env.regions.first().map(|r| r.value.clone())),
+                .or_else(|| env.regions.first().map(|r| r.name.value.clone())),
             promote_from: env.promote_from.as_ref().map(|p| p.value.clone()),
             delivery: value(&env_settings.delivery, Delivery::Manifests),
             mesh,
@@ -426,8 +433,10 @@ fn resolve_capability(
         prometheus: value(&s.prometheus, String::new()),
         monitoring_namespace: value(&s.monitoring_namespace, "monitoring".into()),
         prometheus_operator: value(&s.prometheus_operator, true),
+        scrape_interval: value(&s.scrape_interval, crate::units::Duration::from_secs(15)),
         metrics: prepared.metrics,
     };
+    telemetry::check_analysis_window(name, &s, &rollout, observability.scrape_interval, diags)?;
     let document = telemetry::deployed(
         name,
         &env.name.value,

@@ -5,15 +5,14 @@
 //! Delivery `manifests` renders ServiceAccount, ConfigMap (the deployed document),
 //! Deployment, Service, HPA and PDB per capability; delivery `operator` renders the
 //! ConfigMap and a `Capability` resource. Fleet-wide: the Namespace, and in operator
-//! mode the `CapabilityClass`es the environment uses. Without a mesh, the pod mounts the
-//! capability's mTLS certificate in both modes (`tls`).
+//! mode the `CapabilityClass`es the environment uses. The pod does not mount the mtls
+//! target's certificate: the engine serves no TLS (see the book's mTLS page).
 
 pub mod crd;
 pub mod hardening;
 pub mod labels;
 pub mod operator;
 pub mod telemetry;
-pub mod tls;
 pub mod workload;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -41,7 +40,7 @@ fn object<T: Serialize>(file: &str, value: &T) -> Result<Artifact, RenderError> 
 
 impl Target for Kubernetes {
     const NAME: &'static str = "kubernetes";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     type FleetInput = KubernetesFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> KubernetesFleetInput {

@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use skipper_compiler::model::{
-    AutoscalingMetric, DeployedDocument, EnvContext, IntOrPercent, ResolvedCapability, ResourceList,
+    AutoscalingMetric, DeployedDocument, EnvContext, IntOrPercent, Mesh, ResolvedCapability, ResourceList,
 };
 use skipper_compiler::naming::uses_rollout;
 use std::collections::{BTreeMap, BTreeSet};
@@ -175,7 +175,7 @@ fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
 /// document hash in the template does that. An engine that reloads the document itself
 /// is left running.
 fn pod_annotations(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap<String, String> {
-    let mut annotations = crate::labels::pod_mesh_annotations(ctx.mesh, &cap.name);
+    let mut annotations = crate::labels::pod_mesh_annotations(ctx.mesh, cap);
     if !cap.hot_reload {
         annotations.insert(DOCUMENT_HASH.to_string(), cap.document.hash.clone());
     }
@@ -222,7 +222,6 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
                 ..VolumeMount::default()
             })
             .chain(std::iter::once(hardening::scratch_mount()))
-            .chain(crate::tls::mount(cap))
             .collect(),
         ),
         ..Container::default()
@@ -237,7 +236,11 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
         .collect();
     let pod = PodSpec {
         service_account_name: Some(cap.name.clone()),
-        automount_service_account_token: Some(false),
+        // The engine never calls the Kubernetes API. Consul's injector does need the token
+        // mounted: connect-init and the dataplane log in to Consul with it, and with ACLs the
+        // webhook rejects a pod without the mount (hashicorp/consul-k8s
+        // `control-plane/connect-inject/webhook/mesh_webhook.go`, `findServiceAccountVolumeMount`).
+        automount_service_account_token: Some(ctx.mesh == Mesh::Consul),
         security_context: Some(hardening::pod_security_context()),
         topology_spread_constraints: hardening::spread(cap, &selector_labels(cap)),
         containers: vec![container],
@@ -252,7 +255,6 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
                 ..Volume::default()
             })
             .chain(std::iter::once(hardening::scratch_volume()))
-            .chain(crate::tls::volume(cap))
             .collect(),
         ),
         ..PodSpec::default()
@@ -276,14 +278,18 @@ pub fn deployment(ctx: &EnvContext, cap: &ResolvedCapability) -> Deployment {
                     max_unavailable: Some(int_or_string(cap.rollout.max_unavailable)),
                 }),
             }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    annotations: Some(pod_annotations(ctx, cap)).filter(|a| !a.is_empty()),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(pod),
-            },
+            template: crate::labels::versioned(
+                ctx.mesh,
+                cap,
+                PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(labels),
+                        annotations: Some(pod_annotations(ctx, cap)).filter(|a| !a.is_empty()),
+                        ..ObjectMeta::default()
+                    }),
+                    spec: Some(pod),
+                },
+            ),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()

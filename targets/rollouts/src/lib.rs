@@ -33,7 +33,7 @@ fn object(file: &str, value: &serde_json::Value) -> Result<Artifact, RenderError
 
 impl Target for Rollouts {
     const NAME: &'static str = "rollouts";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     type FleetInput = NoFleetInput;
 
     fn fleet_input(&self, _: &ResolvedEnvironment) -> NoFleetInput {

@@ -86,7 +86,7 @@ fn object(file: &str, value: &Value) -> Result<Artifact, RenderError> {
 
 impl Target for Routing {
     const NAME: &'static str = "routing";
-    const VERSION: &'static str = "1";
+    const VERSION: &'static str = "2";
     type FleetInput = RoutingFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> RoutingFleetInput {
