@@ -206,6 +206,15 @@ fn build(
     let request = Request::new(&cx.manifest, &options, locked);
     let progress = BuildProgress::new(cx.terminal.format == MessageFormat::Human && !cx.terminal.quiet);
     options.progress = progress.hook();
+    let cwd = cx.cwd.clone();
+    options.waiting = Some(skipper_driver::Waiting(std::sync::Arc::new(
+        move |dir: &std::path::Path| {
+            eprintln!(
+                "waiting for another Skipper build writing in `{}` to finish…",
+                display_path(dir, &cwd)
+            );
+        },
+    )));
     let result = skipper_driver::build(compiled, &options);
     progress.finish();
     match result {

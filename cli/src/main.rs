@@ -197,6 +197,24 @@ pub enum GraphFormat {
     Mermaid,
 }
 
+/// Ctrl-C and SIGTERM end Skipper as they would have, but first remove what a build has
+/// in flight (its new output tree, its store temporaries), so nothing is left behind.
+/// The handler only wakes a thread (signal-hook's self-pipe); the removal runs there.
+#[cfg(unix)]
+fn interruptible() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return; // the defaults stay: the next build sweeps what a dead one left
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            skipper_driver::interrupt::remove_in_flight();
+            // The shells' convention for "ended by signal N".
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
 fn main() -> ExitCode {
     // Like cat or grep, end quietly when whoever reads our output goes away
     // (`skipper graph | head`): Rust ignores SIGPIPE, which turns that into a panic
@@ -206,6 +224,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(unix)]
+    interruptible();
     let cli = Cli::parse();
     // Generated from the same definition as the parser, so they never go stale.
     match &cli.command {

@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod fresh;
 pub mod init;
+pub mod interrupt;
 mod output;
 mod plan;
 pub mod signing;
@@ -43,6 +44,8 @@ pub struct BuildOptions {
     pub fail_after_renders: Option<usize>,
     /// Told after each unit, so a front end can show progress.
     pub progress: Option<Progress>,
+    /// Told when another build holds the output's lock and this one waits for it.
+    pub waiting: Option<Waiting>,
 }
 
 impl BuildOptions {
@@ -67,6 +70,17 @@ pub type ProgressFn = dyn Fn(usize, usize, &str) + Send + Sync;
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Progress(..)")
+    }
+}
+
+/// A callback for a build that waits for another build of the same output (the directory
+/// the output sits in is locked): the front end says so.
+#[derive(Clone)]
+pub struct Waiting(pub std::sync::Arc<dyn Fn(&Path) + Send + Sync>);
+
+impl std::fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waiting(..)")
     }
 }
 
@@ -133,6 +147,14 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     let mut timings = Timings::from_env();
     let dir = &compiled.manifest.dir;
     let out = options.out_dir(dir);
+    // Checked before the lock is taken too, so a wrong `--out` never waits.
+    refuse_foreign_output(&out)?;
+    let _lock = interrupt::OutputLock::acquire(&out, |dir| {
+        if let Some(Waiting(tell)) = &options.waiting {
+            tell(dir);
+        }
+    })?;
+    // And again under the lock: another build may have written it meanwhile.
     refuse_foreign_output(&out)?;
     let store = Store::open(options.store_dir(dir))?;
     store.clean_temporaries();
@@ -291,17 +313,39 @@ fn fetch_or_render(
     Ok((store.put(&name, rendered.derivation, rendered.artifacts)?, true))
 }
 
-/// The output directory is replaced whole: refuse to replace a directory Skipper did
-/// not write (one with files but no index), rather than delete someone's work.
+/// The output directory is replaced whole, so `--out` must name a directory Skipper
+/// wrote (one with an index), an empty directory, or nothing yet. Anything else is
+/// refused before anything is touched: a directory with someone's files, a file (such as
+/// the manifest), a device or other special file, or a symbolic link (the swap would
+/// replace the link itself with a directory).
 fn refuse_foreign_output(out: &Path) -> Result<(), BuildError> {
-    let Ok(mut entries) = std::fs::read_dir(out) else {
-        return Ok(()); // absent (or not a directory: writing it reports that)
-    };
-    if entries.next().is_some() && !out.join(INDEX_FILE).exists() {
-        return Err(BuildError::User(format!(
-            "`{}` exists and was not written by Skipper (it has no {INDEX_FILE}); remove it or choose another --out",
+    let refuse = |what: &str| {
+        Err(BuildError::User(format!(
+            "`{}` {what}: Skipper writes its output only over a tree it wrote, into an empty directory, or where nothing is; choose another --out",
             out.display()
-        )));
+        )))
+    };
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(BuildError::io("inspect the output", out, e)),
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return refuse("is a symbolic link (point --out at the directory it names)");
+    }
+    if kind.is_file() {
+        return refuse("is a file, not a directory");
+    }
+    if !kind.is_dir() {
+        return refuse("is not a directory (a device, pipe or socket)");
+    }
+    let mut entries = std::fs::read_dir(out).map_err(|e| BuildError::io("read the output directory", out, e))?;
+    let index = std::fs::symlink_metadata(out.join(INDEX_FILE));
+    if entries.next().is_some() && !index.is_ok_and(|m| m.is_file()) {
+        return refuse(&format!(
+            "exists and was not written by Skipper (it has no {INDEX_FILE})"
+        ));
     }
     Ok(())
 }

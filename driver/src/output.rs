@@ -148,7 +148,11 @@ impl Staging {
         if tmp.exists() {
             fs::remove_dir_all(&tmp).map_err(|e| BuildError::io("clear a temporary directory", &tmp, e))?;
         }
-        fs::create_dir(&tmp).map_err(|e| BuildError::io("create the output directory", &tmp, e))?;
+        {
+            let _writing = crate::interrupt::writing();
+            fs::create_dir(&tmp).map_err(|e| BuildError::io("create the output directory", &tmp, e))?;
+            crate::interrupt::register_path(&tmp);
+        }
         Ok(Staging {
             out: out.to_path_buf(),
             tmp,
@@ -160,6 +164,7 @@ impl Staging {
     /// Writes one file of the new tree (`path` relative to its top), or links the
     /// previous tree's copy when the bytes are the same.
     pub fn write(&self, path: &str, bytes: &[u8]) -> Result<(), BuildError> {
+        let _writing = crate::interrupt::writing();
         let target = self.tmp.join(path);
         if let Some(dir) = target.parent() {
             if !self.dirs.lock().is_ok_and(|made| made.contains(dir)) {
@@ -180,9 +185,14 @@ impl Staging {
         let mut json = serde_json::to_string_pretty(index).map_err(|e| BuildError::Internal(e.to_string()))?;
         json.push('\n');
         let index_path = self.tmp.join(INDEX_FILE);
-        fs::write(&index_path, json).map_err(|e| BuildError::io("write the index", &index_path, e))?;
-        swap_into_place(&self.tmp, &self.out)?;
-        self.committed = true;
+        {
+            // An interrupting signal waits for the swap (interrupt::remove_in_flight).
+            let _writing = crate::interrupt::writing();
+            fs::write(&index_path, json).map_err(|e| BuildError::io("write the index", &index_path, e))?;
+            swap_into_place(&self.tmp, &self.out)?;
+            self.committed = true;
+            crate::interrupt::unregister_path(&self.tmp);
+        }
         Ok(())
     }
 }
@@ -191,6 +201,7 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.tmp);
+            crate::interrupt::unregister_path(&self.tmp);
         }
     }
 }

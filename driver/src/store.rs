@@ -63,6 +63,8 @@ impl Store {
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, BuildError> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| BuildError::io("create the store", &root, e))?;
+        // What `put` writes before its rename, removed if the build is interrupted.
+        crate::interrupt::register_prefixed(&root, format!(".tmp-{}-", std::process::id()));
         Ok(Store { root })
     }
 
@@ -141,6 +143,8 @@ impl Store {
                 .chain(files.iter().map(|f| (f.path.as_str(), f.bytes.as_slice()))),
         )
         .map_err(|e| BuildError::Internal(format!("cannot archive the store entry `{name}`: {e}")))?;
+        // An interrupting signal waits for the write and the rename (interrupt.rs).
+        let _writing = crate::interrupt::writing();
         let tmp = self.root.join(format!(".tmp-{}-{name}", std::process::id()));
         fs::write(&tmp, archive).map_err(|e| BuildError::io("write to the store", &tmp, e))?;
         let dest = self.entry_path(name);
