@@ -7,12 +7,14 @@ mod checks;
 mod classes;
 mod gateway;
 mod gitops;
+mod limits;
 mod mtls;
 mod stores;
 mod telemetry;
 
 pub use catalog::{Catalog, LoadedDocument};
 pub use classes::{BASE_CLASS, ClassTable};
+pub use limits::CONFIGMAP_DATA_LIMIT;
 
 use crate::capdoc::{CapabilityDocument, DEFAULT_CONTROL_PORT, deployed_document};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -351,10 +353,12 @@ fn prepare(name: &str, doc: &CapabilityDocument, sources: &SourceMap, diags: &mu
             .help("Skipper renders no scrape target, alert rules or dashboard series for it; remove this line to monitor it"),
         );
     }
-    ok.then(|| Prepared {
+    let document = deployed_document(doc, sources, add_control, &[]);
+    ok &= limits::check_configmap_size(name, doc, &document, diags);
+    ok.then_some(Prepared {
         exposes,
         add_control,
-        document: deployed_document(doc, sources, add_control, &[]),
+        document,
         metrics,
     })
 }
