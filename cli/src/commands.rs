@@ -43,6 +43,9 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
     if let Command::Verify { bundle, key, algorithm } = command {
         return verify(cx, bundle, key, algorithm.as_deref());
     }
+    if let Command::Store { action } = command {
+        return crate::store::run(cx, action);
+    }
     match command {
         Command::Init { dir, example } => return crate::init::init(cx, dir.as_deref(), *example),
         Command::Schema => return crate::init::schema(),
@@ -147,6 +150,7 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
         // Dispatched before compiling: they may need no manifest at all.
         Command::Diff { .. }
         | Command::Verify { .. }
+        | Command::Store { .. }
         | Command::Completions { .. }
         | Command::Man
         | Command::Init { .. }
@@ -210,7 +214,7 @@ fn build(
     options.waiting = Some(skipper_driver::Waiting(std::sync::Arc::new(
         move |dir: &std::path::Path| {
             eprintln!(
-                "waiting for another Skipper build writing in `{}` to finish…",
+                "waiting for another Skipper process using `{}` to finish…",
                 display_path(dir, &cwd)
             );
         },

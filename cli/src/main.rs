@@ -5,6 +5,7 @@ mod commands;
 mod explain;
 mod init;
 mod progress;
+mod store;
 mod terminal;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -117,6 +118,11 @@ pub enum Command {
         #[arg(value_enum)]
         what: TestSuite,
     },
+    /// The store of rendered units (`.skipper/store/`): how much it holds, and removing what no build needs
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Print a shell completion script (e.g. `skipper completions bash > /etc/bash_completion.d/skipper`)
     Completions {
         #[arg(value_enum)]
@@ -181,6 +187,25 @@ impl Command {
             _ => None,
         }
     }
+}
+
+#[derive(Subcommand)]
+pub enum StoreAction {
+    /// Remove every entry no current build needs (the trees now at the outputs builds wrote), nor the last N builds
+    Gc {
+        /// Also keep what the N most recent builds used, to go back without re-rendering
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep: usize,
+        /// Say what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show how much the store holds and how much `gc` would free
+    Du {
+        /// As `gc --keep N` would count
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep: usize,
+    },
 }
 
 /// The bundled examples `skipper init --example` writes.

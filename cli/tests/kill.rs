@@ -20,7 +20,8 @@
 //!   or the complete `new` one: the same set of files, index included, never a mixture,
 //!   no temporary directory inside; the index's recorded hashes match the files;
 //! - the store holds no damaged entry: every entry not named `.tmp-…` (a tar) has its metadata first
-//!   and exactly the files it records, each matching its recorded hash;
+//!   and exactly the files it records, each matching its recorded hash, and every record
+//!   of the builds' journal (`.builds/`) is whole JSON;
 //! - temporaries (`.rendered.tmp-<pid>`, `.skipper/store/.tmp-<pid>-…`) are only ever
 //!   beside the tree, and the next build removes them;
 //! - the lock file is untouched;
@@ -166,6 +167,18 @@ fn damaged_store_entries(store: &Path) -> Vec<String> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with(".tmp-") {
+            continue;
+        }
+        // The builds' journal (driver::gc): each record is written whole or not at all.
+        if name == ".builds" {
+            for record in std::fs::read_dir(entry.path()).unwrap().flatten() {
+                let record_name = record.file_name().to_string_lossy().to_string();
+                let whole =
+                    std::fs::read(record.path()).is_ok_and(|b| serde_json::from_slice::<serde_json::Value>(&b).is_ok());
+                if !record_name.starts_with(".tmp-") && !whole {
+                    damaged.push(format!(".builds/{record_name}"));
+                }
+            }
             continue;
         }
         if !entry_verifies(&entry.path()) {

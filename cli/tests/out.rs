@@ -144,7 +144,7 @@ fn two_builds_of_one_output_take_turns() {
     holder.wait().unwrap();
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(
-        stderr(&second).contains("waiting for another Skipper build"),
+        stderr(&second).contains("waiting for another Skipper process"),
         "{}",
         stderr(&second)
     );

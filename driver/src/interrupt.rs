@@ -69,40 +69,44 @@ pub fn remove_in_flight() {
     }
 }
 
-/// An exclusive `flock` on the directory the output sits in, held for the whole build.
-/// The directory itself is locked, so no lock file appears beside a tree users commit;
-/// builds of outputs in one directory take turns, which costs little. Released when
-/// dropped (and by the kernel when the process dies, so a killed build never leaves a
-/// stale lock).
-pub struct OutputLock {
+/// An `flock` on a directory, held until dropped (and released by the kernel when the
+/// process dies, so a killed build never leaves a stale lock). Directories are locked
+/// themselves, so no lock file appears anywhere.
+pub struct DirLock {
     _dir: std::os::fd::OwnedFd,
 }
 
-impl OutputLock {
-    /// Takes the lock of `out`'s directory (created if missing), calling `waiting` first
-    /// when another build holds it.
-    pub fn acquire(out: &Path, waiting: impl FnOnce(&Path)) -> Result<OutputLock, BuildError> {
+impl DirLock {
+    /// Locks `dir` (created if missing), exclusively or shared, calling `waiting` first
+    /// when it must wait for another process.
+    pub fn acquire(dir: &Path, exclusive: bool, waiting: impl FnOnce(&Path)) -> Result<DirLock, BuildError> {
         use rustix::fs::{FlockOperation, Mode, OFlags, flock, open};
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| BuildError::io("create the output's parent", parent, e))?;
-        let dir = open(
-            parent,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| BuildError::io("open the output's directory", parent, e.into()))?;
-        match flock(&dir, FlockOperation::NonBlockingLockExclusive) {
+        std::fs::create_dir_all(dir).map_err(|e| BuildError::io("create a directory", dir, e))?;
+        let fd = open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| BuildError::io("open a directory to lock it", dir, e.into()))?;
+        let (try_op, wait_op) = if exclusive {
+            (FlockOperation::NonBlockingLockExclusive, FlockOperation::LockExclusive)
+        } else {
+            (FlockOperation::NonBlockingLockShared, FlockOperation::LockShared)
+        };
+        match flock(&fd, try_op) {
             Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => {
-                waiting(parent);
-                flock(&dir, FlockOperation::LockExclusive)
-                    .map_err(|e| BuildError::io("wait for the output's lock", parent, e.into()))?;
+                waiting(dir);
+                flock(&fd, wait_op).map_err(|e| BuildError::io("wait for a lock", dir, e.into()))?;
             }
-            Err(e) => return Err(BuildError::io("lock the output's directory", parent, e.into())),
+            Err(e) => return Err(BuildError::io("lock a directory", dir, e.into())),
         }
-        Ok(OutputLock { _dir: dir })
+        Ok(DirLock { _dir: fd })
     }
+}
+
+/// The lock of an output: the directory the output sits in, exclusively, for the whole
+/// build. Builds of outputs in one directory take turns, which costs little.
+pub fn lock_output(out: &Path, waiting: impl FnOnce(&Path)) -> Result<DirLock, BuildError> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    DirLock::acquire(parent, true, waiting)
 }

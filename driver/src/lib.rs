@@ -6,6 +6,7 @@
 
 pub mod diff;
 pub mod fresh;
+pub mod gc;
 pub mod init;
 pub mod interrupt;
 mod output;
@@ -149,14 +150,21 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     let out = options.out_dir(dir);
     // Checked before the lock is taken too, so a wrong `--out` never waits.
     refuse_foreign_output(&out)?;
-    let _lock = interrupt::OutputLock::acquire(&out, |dir| {
+    let _lock = interrupt::lock_output(&out, |dir| {
         if let Some(Waiting(tell)) = &options.waiting {
             tell(dir);
         }
     })?;
     // And again under the lock: another build may have written it meanwhile.
     refuse_foreign_output(&out)?;
-    let store = Store::open(options.store_dir(dir))?;
+    let store_dir = options.store_dir(dir);
+    // Shared: builds use the store side by side; `skipper store gc` takes it alone.
+    let _store_lock = interrupt::DirLock::acquire(&store_dir, false, |dir| {
+        if let Some(Waiting(tell)) = &options.waiting {
+            tell(dir);
+        }
+    })?;
+    let store = Store::open(&store_dir)?;
     store.clean_temporaries();
 
     let signing = signing::spec(fleet);
@@ -273,6 +281,12 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     let index = tree.index(&fleet.name, records);
     report.files = tree.files.len();
     staging.commit(&index)?;
+    // What this tree uses, for `skipper store gc` (driver::gc).
+    gc::record_build(
+        &store_dir,
+        &out,
+        index.units.values().map(|u| u.store.clone()).collect(),
+    );
     timings.phase("index and swap");
     Ok(report)
 }
