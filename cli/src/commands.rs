@@ -18,6 +18,9 @@ pub struct Context {
     pub terminal: Terminal,
     pub cwd: PathBuf,
     pub manifest: PathBuf,
+    /// `--store`; without it the driver's default (`SKIPPER_STORE`, beside the
+    /// manifest, or the user's cache for a checkout this user cannot write).
+    pub store: Option<PathBuf>,
 }
 
 pub fn run(cx: &Context, command: &Command) -> ExitCode {
@@ -195,6 +198,7 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
 fn build_options(cx: &Context, environments: &[String], out: Option<&PathBuf>) -> BuildOptions {
     BuildOptions {
         out: out.map(|o| cx.cwd.join(o)),
+        store: cx.store.clone(),
         environments: environments.to_vec(),
         ..BuildOptions::default()
     }
@@ -301,8 +305,9 @@ fn diff(
 ) -> ExitCode {
     let old = old.map_or(Side::Revision("HEAD".into()), |o| Side::parse(o, &cx.cwd));
     let new = new.map_or(Side::WorkingTree, |n| Side::parse(n, &cx.cwd));
-    let result = materialize(&old, &cx.manifest).and_then(|o| {
-        let n = materialize(&new, &cx.manifest)?;
+    let store = cx.store.as_deref();
+    let result = materialize(&old, &cx.manifest, store).and_then(|o| {
+        let n = materialize(&new, &cx.manifest, store)?;
         diff_trees(&o.snapshot, &n.snapshot, environments)
     });
     match result {

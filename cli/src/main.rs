@@ -23,6 +23,9 @@ struct Cli {
     /// The fleet manifest [default: naftiko.fleet.yaml in the current directory]
     #[arg(short, long, global = true, value_name = "PATH")]
     file: Option<PathBuf>,
+    /// The store of rendered units [default: $SKIPPER_STORE, else .skipper/store beside the manifest, else (a checkout this user cannot write) the user's cache]
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
     /// How diagnostics and results are printed: for people, or JSON lines for CI
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
@@ -287,6 +290,7 @@ fn main() -> ExitCode {
     );
     let context = commands::Context {
         terminal,
+        store: cli.store.as_ref().map(|s| cwd.join(s)),
         cwd,
         manifest,
     };

@@ -32,7 +32,7 @@ fn usage_json(u: &StoreUsage) -> serde_json::Value {
 
 pub fn run(cx: &Context, action: &StoreAction) -> ExitCode {
     let dir = cx.manifest.parent().map(|d| d.to_path_buf()).unwrap_or_default();
-    let store = dir.join(skipper_driver::STORE_DIR);
+    let store = cx.store.clone().unwrap_or_else(|| skipper_driver::default_store(&dir));
     let shown = display_path(&store, &cx.cwd);
     if !store.is_dir() {
         cx.terminal.error(&format!("no store at {shown} (a build makes one)"));

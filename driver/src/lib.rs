@@ -55,10 +55,54 @@ impl BuildOptions {
         self.out.clone().unwrap_or_else(|| manifest_dir.join(OUT_DIR))
     }
 
-    /// Where the store is, for a manifest in `manifest_dir`.
+    /// Where the store is, for a manifest in `manifest_dir`: the one asked for, else
+    /// [`default_store`].
     pub fn store_dir(&self, manifest_dir: &Path) -> PathBuf {
-        self.store.clone().unwrap_or_else(|| manifest_dir.join(STORE_DIR))
+        self.store.clone().unwrap_or_else(|| default_store(manifest_dir))
     }
+}
+
+/// The store of a fleet whose manifest is in `manifest_dir`: `SKIPPER_STORE` when set,
+/// else `.skipper/store` beside it,
+/// unless this process cannot write there (a read-only checkout or mount), then the
+/// user's cache, one store per checkout: `$XDG_CACHE_HOME/skipper/stores/<key>`, else
+/// `~/.cache/skipper/stores/<key>`, the key a hash of the manifest's directory. The
+/// store holds only rebuildable units, so moving it costs at most a rebuild.
+pub fn default_store(manifest_dir: &Path) -> PathBuf {
+    if let Some(chosen) = std::env::var_os("SKIPPER_STORE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(chosen);
+    }
+    let beside = manifest_dir.join(STORE_DIR);
+    if writable(&beside) {
+        return beside;
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        });
+    let Some(cache) = cache else {
+        return beside; // nowhere else to go: writing it reports why
+    };
+    let dir = std::fs::canonicalize(manifest_dir).unwrap_or_else(|_| manifest_dir.to_path_buf());
+    let key = &blake3::hash(dir.as_os_str().as_encoded_bytes()).to_hex()[..16];
+    cache.join("skipper/stores").join(key)
+}
+
+/// Whether this process can create or write `path`: its nearest existing ancestor is a
+/// directory it may write (`access(2)`, which also says no on a read-only mount).
+fn writable(path: &Path) -> bool {
+    let mut at = Some(path);
+    while let Some(p) = at {
+        if p.exists() {
+            return rustix::fs::access(p, rustix::fs::Access::WRITE_OK).is_ok();
+        }
+        at = p.parent().filter(|p| !p.as_os_str().is_empty());
+    }
+    rustix::fs::access(".", rustix::fs::Access::WRITE_OK).is_ok()
 }
 
 /// A callback for build progress: `(units done, units in all, the unit just done)`.

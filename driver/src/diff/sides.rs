@@ -2,7 +2,7 @@
 //! the fly, or the working tree rendered on the fly.
 
 use super::Snapshot;
-use crate::{BuildError, BuildOptions, STORE_DIR, build};
+use crate::{BuildError, BuildOptions, build};
 use skipper_compiler::diag::{RenderOptions, render_human};
 use skipper_compiler::index::INDEX_FILE;
 use std::path::{Path, PathBuf};
@@ -39,8 +39,9 @@ pub struct Materialized {
 }
 
 /// Renders the side when it is a revision or the working tree (into a temporary
-/// directory, reusing the manifest's store: same derivations, no work).
-pub fn materialize(side: &Side, manifest: &Path) -> Result<Materialized, BuildError> {
+/// directory, reusing the manifest's store, or `store` when given: same derivations, no
+/// work).
+pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result<Materialized, BuildError> {
     match side {
         Side::Tree(path) => Ok(Materialized {
             snapshot: Snapshot::open(path)?,
@@ -49,7 +50,7 @@ pub fn materialize(side: &Side, manifest: &Path) -> Result<Materialized, BuildEr
         }),
         Side::WorkingTree => {
             let temp = temp_dir()?;
-            let snapshot = render(manifest, manifest, &temp.path().join("out"), "the working tree")?;
+            let snapshot = render(manifest, manifest, store, &temp.path().join("out"), "the working tree")?;
             Ok(Materialized {
                 snapshot,
                 label: "working tree".into(),
@@ -76,6 +77,7 @@ pub fn materialize(side: &Side, manifest: &Path) -> Result<Materialized, BuildEr
             let snapshot = render(
                 &src.join(&relative),
                 manifest,
+                store,
                 &temp.path().join("out"),
                 &format!("revision `{revision}`"),
             )?;
@@ -147,8 +149,15 @@ fn export(top: &Path, revision: &str, into: &Path) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Compiles `manifest` and builds it into `out`, with the store of `live_manifest`.
-fn render(manifest: &Path, live_manifest: &Path, out: &Path, what: &str) -> Result<Snapshot, BuildError> {
+/// Compiles `manifest` and builds it into `out`, with `store`, else the store of
+/// `live_manifest`.
+fn render(
+    manifest: &Path,
+    live_manifest: &Path,
+    store: Option<&Path>,
+    out: &Path,
+    what: &str,
+) -> Result<Snapshot, BuildError> {
     let compilation = skipper_compiler::compile(manifest);
     let Some(compiled) = compilation.output.as_ref() else {
         let text = render_human(
@@ -161,7 +170,10 @@ fn render(manifest: &Path, live_manifest: &Path, out: &Path, what: &str) -> Resu
         );
         return Err(BuildError::User(format!("cannot compile the fleet at {what}:\n{text}")));
     };
-    let store = live_manifest.parent().unwrap_or(Path::new(".")).join(STORE_DIR);
+    let store = store.map_or_else(
+        || crate::default_store(live_manifest.parent().unwrap_or(Path::new("."))),
+        Path::to_path_buf,
+    );
     let options = BuildOptions {
         out: Some(out.to_path_buf()),
         store: Some(store),
