@@ -5,6 +5,7 @@ mod commands;
 mod explain;
 mod init;
 mod progress;
+mod reflex;
 mod store;
 mod terminal;
 
@@ -254,7 +255,10 @@ fn main() -> ExitCode {
     }
     #[cfg(unix)]
     interruptible();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => reflex::exit_with_suggestion(e),
+    };
     // Generated from the same definition as the parser, so they never go stale.
     match &cli.command {
         Command::Completions { shell } => {

@@ -102,3 +102,36 @@ fn completions_and_the_manual_come_from_the_binary() {
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(page.contains(".TH skipper 1") && page.contains("build"), "{page}");
 }
+
+/// What Helm and kubectl users type by reflex gets Skipper's own answer, not clap's
+/// nearest spelling (`template` → `test`, `version` → `verify`); other typos keep clap's.
+#[test]
+fn reflex_subcommands_say_what_to_use_instead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("template", "skipper build"),
+        ("render", "skipper build"),
+        ("lint", "skipper check"),
+        ("validate", "skipper check"),
+        ("version", "skipper --version"),
+        ("apply", "kubectl apply --server-side -k rendered/<env>"),
+        ("status", "kubectl get"),
+        ("logs", "kubectl logs"),
+    ];
+    for (typed, advice) in cases {
+        let out = skipper(tmp.path(), &[typed]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{typed}: {err}");
+        assert!(
+            err.contains(&format!("`skipper {typed}` does not exist")),
+            "{typed}: {err}"
+        );
+        assert!(err.contains(advice), "{typed}: {err}");
+        assert!(!err.contains("similar subcommand"), "{typed}: {err}");
+    }
+    let typo = skipper(tmp.path(), &["buidl"]);
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("'build'"),
+        "clap's tip stays for typos"
+    );
+}
