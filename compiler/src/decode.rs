@@ -111,11 +111,18 @@ impl<'d> Decoder<'d> {
         } else {
             format!("in `{path}`")
         };
-        let mut d = Diagnostic::error("skipper::unknown-key", format!("unknown key `{name}` {place}"));
+        // Escaped, so an invisible character shows (`fleet\u{1}`, not `fleet`).
+        let shown = name.escape_debug();
+        let mut d = Diagnostic::error("skipper::unknown-key", format!("unknown key `{shown}` {place}"));
         d = match did_you_mean(name, allowed.iter().copied()) {
+            Some(best) if best == name.trim_matches(|c: char| c.is_control()) => d
+                .label(span, format!("`{best}` with an invisible control character"))
+                .help(format!(
+                    "delete the control character in `{shown}`: retype it as `{best}`"
+                )),
             Some(best) => d
                 .label(span, format!("did you mean `{best}`?"))
-                .help(format!("replace `{name}` with `{best}`")),
+                .help(format!("replace `{shown}` with `{best}`")),
             None => d
                 .label(span, "not a known key")
                 .help(format!("known keys here: {}", list(allowed))),
@@ -204,6 +211,18 @@ impl<'d> Decoder<'d> {
     pub fn int(&mut self, node: &Node, path: &str, min: i64, max: i64) -> Option<Spanned<i64>> {
         match node.as_scalar().map(|s| s.resolve()) {
             Some(ScalarValue::Int(i)) if (min..=max).contains(&i) => Some(Spanned::new(i, node.span)),
+            // Below zero where nothing may be: say that, not the integer type's range.
+            Some(ScalarValue::Int(i)) if i < 0 && min == 0 => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "skipper::out-of-range",
+                        format!("`{path}` must not be negative, found {i}"),
+                    )
+                    .label(node.span, "negative")
+                    .help("use 0 or a positive whole number"),
+                );
+                None
+            }
             Some(ScalarValue::Int(i)) => {
                 self.diags.push(
                     Diagnostic::error(

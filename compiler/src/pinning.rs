@@ -64,7 +64,14 @@ pub fn effective_lock(
         let env_name = env.name.value.as_str();
         for decl in &manifest.capabilities {
             let cap = decl.name.value.as_str();
-            let Some(newest) = catalog.newest(cap) else { continue };
+            let Some(newest) = catalog.newest(cap) else {
+                // Its documents could not be read, which is reported as such: keep what the
+                // lock says, so one wrong `source` is one error, not also a stale lock.
+                if let Some(pin) = existing.and_then(|l| l.get(env_name, cap)) {
+                    lock.set(env_name, cap, pin.clone());
+                }
+                continue;
+            };
             let newest_pin = || Pin {
                 version: newest.version.clone(),
                 document: newest.path.clone(),
@@ -123,6 +130,9 @@ pub fn check(
             let from_file = file.filter(|f| f.lock.get(env, cap) == Some(pin));
             let span = from_file.and_then(|f| f.span(env, cap));
             let Some(doc) = catalog.get(cap, &pin.version) else {
+                if catalog.newest(cap).is_none() {
+                    continue; // its source could not be read, and that is the error reported
+                }
                 let available: Vec<&str> = catalog.versions(cap).iter().map(|d| d.version.as_str()).collect();
                 let mut d = Diagnostic::error(
                     "skipper::pin-unavailable",

@@ -99,10 +99,19 @@ fn compile_into(
         .map_or_else(|| "naftiko.fleet.yaml".into(), |n| n.to_string_lossy().to_string());
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            diags.push(
+                Diagnostic::error(
+                    "skipper::not-text",
+                    format!("the fleet manifest `{file_name}` is not a text file"),
+                )
+                .help("`naftiko.fleet.yaml` is YAML text (UTF-8): `--file` names a binary or differently encoded file"),
+            );
+            return None;
+        }
         Err(e) => {
             let reason = match e.kind() {
                 std::io::ErrorKind::NotFound => "no such file".to_string(),
-                std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
                 _ => e.to_string(),
             };
             diags.push(
@@ -161,6 +170,25 @@ fn compile_into(
     })
 }
 
+/// A path beside a `source` that does not exist, spelled like it: `capabilities/dockyrd/`
+/// → `capabilities/dockyard/` (the last component compared with its siblings).
+fn nearby_source(manifest_dir: &Path, source: &str, sources: &mut SourceMap) -> Option<String> {
+    let trailing = if source.ends_with('/') { "/" } else { "" };
+    let trimmed = source.trim_end_matches('/');
+    let (parent, last) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+    let listing = sources.list_dir(&manifest_dir.join(parent)).ok()?;
+    let names: Vec<String> = listing
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let near = crate::decode::did_you_mean(last, names.iter().map(String::as_str))?;
+    Some(if parent.is_empty() {
+        format!("{near}{trailing}")
+    } else {
+        format!("{parent}/{near}{trailing}")
+    })
+}
+
 /// Loads, for every capability, the newest document of its source and every version the
 /// lock pins (a pinned version that no longer exists is reported by the lock checks).
 fn load_catalog(
@@ -176,10 +204,20 @@ fn load_catalog(
         let listed = match list_documents(&manifest.dir.join(&source.value), sources) {
             Ok(listed) => listed,
             Err(why) => {
+                let help = match nearby_source(&manifest.dir, &source.value, sources) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => {
+                        "`source` names a directory holding `<version>.ikanos.yml` documents, or one `.ikanos.yml` file"
+                            .into()
+                    }
+                };
                 diags.push(
-                    Diagnostic::error("skipper::missing-source", format!("cannot find the document of `{name}`: {why}"))
-                        .label(source.span, format!("`{}` relative to the manifest", source.value))
-                        .help("`source` names a directory holding `<version>.ikanos.yml` documents, or one `.ikanos.yml` file"),
+                    Diagnostic::error(
+                        "skipper::missing-source",
+                        format!("cannot find the document of `{name}`: {why}"),
+                    )
+                    .label(source.span, format!("`{}` relative to the manifest", source.value))
+                    .help(help),
                 );
                 continue;
             }

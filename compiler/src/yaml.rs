@@ -291,9 +291,13 @@ impl<'a> Builder<'a, '_> {
             .rsplit('\n')
             .next()
             .is_some_and(|line| line.contains('\t'))
-            || info.contains("tab")
+            || info
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == "tab" || w == "tabs")
         {
             "YAML does not allow tabs for indentation; indent with spaces"
+        } else if info.contains("unprintable") {
+            "YAML text cannot hold control characters: is this a text file, and the one meant?"
         } else if info.contains("mapping values are not allowed") {
             "a value that contains `: ` must be quoted, or the indentation of this line is off"
         } else if info.contains("did not find expected key") || info.contains("block") {

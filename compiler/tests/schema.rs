@@ -124,6 +124,7 @@ const REJECTED: &[&str] = &[
     "missing-key-store-ca",
     "missing-key-store-identity",
     "out-of-range-mtls-rotation",
+    "out-of-range-negative",
     "reserved-name-fleet",
     "secret-in-manifest-signing-key",
     "unknown-key-capability",
@@ -131,6 +132,7 @@ const REJECTED: &[&str] = &[
     "unknown-key-gitops-sync",
     "unknown-key-several-mistakes",
     "unknown-key-top-level",
+    "unknown-key-control-character",
     "unsupported-format-v2",
     "wrong-type-depends-on",
     "wrong-type-fleet-name",
@@ -177,6 +179,8 @@ const OUT_OF_REACH: &[(&str, &str)] = &[
         "where a key of the shared `observability` mapping is set",
     ),
     ("missing-source-directory", "the file system"),
+    ("missing-source-typo", "the file system"),
+    ("not-text-document", "the file system"),
     ("missing-file-import", "the file system"),
     ("policy-path-outside", "the file system"),
     ("ikanos-schema-bind-variable", "a capability document"),
@@ -194,6 +198,7 @@ const OUT_OF_REACH: &[(&str, &str)] = &[
     ("duplicate-key-environment", "YAML itself: JSON has no duplicate keys"),
     ("yaml-syntax-indentation", "YAML that does not parse"),
     ("yaml-syntax-tab", "YAML that does not parse"),
+    ("yaml-syntax-unprintable", "YAML syntax"),
     ("yaml-syntax-unclosed-flow", "YAML that does not parse"),
 ];
 

@@ -112,10 +112,21 @@ impl CapabilityLoader<'_> {
         }
         match std::fs::read_to_string(path) {
             Ok(text) => Some(self.sources.add(relative(path, self.root), path, text)),
+            // Bytes that are not UTF-8: the file is there, it is not text.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "skipper::not-text",
+                        format!("{what} `{}` is not a text file", relative(path, self.root)),
+                    )
+                    .label(referenced_at, "referenced here")
+                    .help("a capability document and its imports are YAML text (UTF-8): this names a binary or differently encoded file"),
+                );
+                None
+            }
             Err(e) => {
                 let reason = match e.kind() {
                     std::io::ErrorKind::NotFound => "no such file".to_string(),
-                    std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
                     _ => e.to_string(),
                 };
                 self.diags.push(

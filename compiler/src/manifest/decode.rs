@@ -502,7 +502,9 @@ pub(crate) fn check_name(dec: &mut Decoder, name: &Spanned<String>, what: &str, 
         NameRule::ServiceName => "lower-case letters, digits and `-`, at most 63 characters, starting with a letter",
         NameRule::Subdomain => "lower-case letters, digits, `-` and `.`, at most 253 characters",
     };
-    let mut d = Diagnostic::error("skipper::invalid-name", format!("invalid {what} name `{n}`"))
+    // Escaped, so an invisible character shows (`harbor\u{1}`, not `harbor`).
+    let shown = n.escape_debug();
+    let mut d = Diagnostic::error("skipper::invalid-name", format!("invalid {what} name `{shown}`"))
         .label(name.span, format!("{what} names become Kubernetes names"));
     d = if !suggestion.is_empty() && suggestion != n && suggestion.len() <= 63 {
         d.help(format!("use {rule_text}, e.g. `{suggestion}`"))
