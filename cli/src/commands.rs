@@ -374,12 +374,16 @@ fn verify(cx: &Context, bundle: &Path, key: &Path, algorithm: Option<&str>) -> E
 }
 
 fn test_policies(cx: &Context, compiled: &Compiled) -> ExitCode {
-    let Some(spec) = compiled.fleet.environments.iter().find_map(|e| e.warden.as_ref()) else {
-        cx.terminal
-            .error("the fleet has no `warden:` section: there are no policies to test");
-        return ExitCode::from(USER_ERROR);
+    // Without `warden:` there are no policies of the fleet's: the stdlib's tests still
+    // run, so the command works the same on every fleet (and in CI templates).
+    let (modules, tests) = match compiled.fleet.environments.iter().find_map(|e| e.warden.as_ref()) {
+        Some(spec) => (spec.modules.clone(), compiled.policy_tests.clone()),
+        None => (
+            skipper_compiler::warden::stdlib_modules(),
+            skipper_compiler::warden::stdlib_tests(),
+        ),
     };
-    let outcomes = match skipper_policy::run_tests(&spec.modules, &compiled.policy_tests) {
+    let outcomes = match skipper_policy::run_tests(&modules, &tests) {
         Ok(outcomes) => outcomes,
         Err(errors) => {
             let lines: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();

@@ -64,6 +64,27 @@ fn test_policies_runs_the_fleet_and_stdlib_tests() {
     );
 }
 
+/// A fleet without `warden:` (what `skipper init` writes) runs the stdlib's tests and
+/// succeeds, so the command works on every fleet and in every CI template.
+#[test]
+fn test_policies_without_warden_runs_the_stdlib_tests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = skipper(tmp.path(), &["init"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let text = std::fs::read_to_string(tmp.path().join("naftiko.fleet.yaml")).unwrap();
+    assert!(
+        !text.lines().any(|l| l.starts_with("warden:")),
+        "the starter has no warden section"
+    );
+    let run = skipper(tmp.path(), &["test", "policies"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("PASS data.skipper.stdlib.baseline_test."),
+        "{}",
+        stderr(&run)
+    );
+}
+
 #[test]
 fn a_policy_violation_fails_check_and_build_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();

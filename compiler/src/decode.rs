@@ -114,6 +114,16 @@ impl<'d> Decoder<'d> {
         // Escaped, so an invisible character shows (`fleet\u{1}`, not `fleet`).
         let shown = name.escape_debug();
         let mut d = Diagnostic::error("skipper::unknown-key", format!("unknown key `{shown}` {place}"));
+        // A class's own settings, written where a class is chosen: say where they go,
+        // rather than suggesting a key spelled alike (`resources` → `source`).
+        const CLASS_KEYS: [&str; 4] = ["resources", "hpa", "disruption", "resilience"];
+        if allowed.contains(&"class") && CLASS_KEYS.contains(&name) {
+            self.diags.push(
+                d.label(span, "a setting of a class")
+                    .help(format!("`{name}` is set by a class: define one under `classes:` (e.g. `classes: {{ big: {{ extends: standard, {name}: … }} }}`) and choose it here with `class: big`")),
+            );
+            return;
+        }
         d = match did_you_mean(name, allowed.iter().copied()) {
             Some(best) if best == name.trim_matches(|c: char| c.is_control()) => d
                 .label(span, format!("`{best}` with an invisible control character"))

@@ -81,6 +81,18 @@ pub fn stdlib_modules() -> Vec<PolicyModule> {
         .collect()
 }
 
+/// The stdlib's Rego tests, for [`stdlib_modules`].
+pub fn stdlib_tests() -> Vec<PolicyModule> {
+    TESTS
+        .iter()
+        .map(|p| PolicyModule {
+            path: p.path.to_string(),
+            text: p.text.to_string(),
+            user: false,
+        })
+        .collect()
+}
+
 /// The fleet's governance, resolved: what every environment's bundle carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

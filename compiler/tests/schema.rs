@@ -133,6 +133,7 @@ const REJECTED: &[&str] = &[
     "unknown-key-several-mistakes",
     "unknown-key-top-level",
     "unknown-key-control-character",
+    "unknown-key-class-setting",
     "unsupported-format-v2",
     "wrong-type-depends-on",
     "wrong-type-fleet-name",
