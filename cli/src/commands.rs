@@ -308,10 +308,19 @@ fn diff(
     let store = cx.store.as_deref();
     let result = materialize(&old, &cx.manifest, store).and_then(|o| {
         let n = materialize(&new, &cx.manifest, store)?;
-        diff_trees(&o.snapshot, &n.snapshot, environments)
+        let review = o.review_signed.clone().or_else(|| n.review_signed.clone());
+        Ok((diff_trees(&o.snapshot, &n.snapshot, environments)?, review))
     });
     match result {
-        Ok(report) => {
+        Ok((report, review)) => {
+            // Said on standard error, so the JSON on standard output keeps its shape.
+            if let Some(why) = review {
+                let reason = why.replacen("the Warden signing key is missing: ", "", 1);
+                let reason = reason.split(". ").next().unwrap_or(&reason).trim_end_matches('.');
+                eprintln!(
+                    "note: rendered for review with Skipper's public review key: {reason}. The Warden bundles' signatures are not the fleet's; a real build signs with its key."
+                );
+            }
             match output {
                 MessageFormat::Json => print!("{}", render_json(&report)),
                 MessageFormat::Human => {

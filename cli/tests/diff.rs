@@ -153,3 +153,51 @@ fn rendered_directories_and_indexes_are_sides_too() {
     );
     assert!(stdout(&output).starts_with("No differences"));
 }
+
+/// Reviewing a pull request needs no production secret: with the signing key in an
+/// environment variable that CI does not set, `skipper diff` renders both revisions with
+/// Skipper's review key and says so, while `skipper build` still refuses.
+#[test]
+fn diff_renders_without_the_signing_key() {
+    let (repo, fleet) = repository();
+    let manifest = fleet.join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace("key: file:keys/warden-example.pem", "key: env:SHIPYARD_SIGNING_KEY");
+    assert!(text.contains("env:SHIPYARD_SIGNING_KEY"));
+    std::fs::write(&manifest, text).unwrap();
+    git(repo.path(), &["commit", "-qam", "the key comes from the environment"]);
+    let doc = fleet.join("capabilities/voyages/voyages.ikanos.yml");
+    let reworded = std::fs::read_to_string(&doc)
+        .unwrap()
+        .replace("Plans voyages", "Plans and checks voyages");
+    std::fs::write(&doc, reworded).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_skipper"))
+        .args(["diff", "--stat"])
+        .current_dir(&fleet)
+        .env("NO_COLOR", "1")
+        .env_remove("SHIPYARD_SIGNING_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("review key"), "{stderr}");
+    assert!(
+        stderr.contains("SHIPYARD_SIGNING_KEY"),
+        "the note names the missing key: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("~ apps/v1 Deployment shipyard-dev/voyages  [restart]"),
+        "{stdout}"
+    );
+
+    let build = Command::new(env!("CARGO_BIN_EXE_skipper"))
+        .args(["build"])
+        .current_dir(&fleet)
+        .env_remove("SHIPYARD_SIGNING_KEY")
+        .output()
+        .unwrap();
+    assert!(!build.status.success(), "a real build still needs the key");
+    assert!(!fleet.join("rendered").exists());
+}

@@ -47,6 +47,10 @@ pub struct BuildOptions {
     pub progress: Option<Progress>,
     /// Told when another build holds the output's lock and this one waits for it.
     pub waiting: Option<Waiting>,
+    /// For review (`skipper diff`): when the fleet's signing key cannot be read, sign the
+    /// Warden bundles with Skipper's public review key instead of failing
+    /// ([`signing::review_key`]); the report says so.
+    pub review_signing: bool,
 }
 
 impl BuildOptions {
@@ -143,6 +147,9 @@ pub struct BuildReport {
     /// Nothing the previous build read had changed: its output was left as it was
     /// (see [`fresh`]).
     pub up_to_date: bool,
+    /// With [`BuildOptions::review_signing`]: why the bundles were signed with the review
+    /// key (the fleet's key could not be read).
+    pub review_signed: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,9 +219,17 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     store.clean_temporaries();
 
     let signing = signing::spec(fleet);
+    let mut review_signed = None;
     let warden = Warden {
         key: match signing {
-            Some(spec) => Some(signing::load_key(spec, dir, |name| std::env::var(name).ok())?),
+            Some(spec) => match signing::load_key(spec, dir, |name| std::env::var(name).ok()) {
+                Ok(key) => Some(key),
+                Err(BuildError::User(why)) if options.review_signing => {
+                    review_signed = Some(why);
+                    Some(signing::review_key(spec))
+                }
+                Err(e) => return Err(e),
+            },
             None => None,
         },
     };
@@ -226,6 +241,7 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
     let mut report = BuildReport {
         out: out.clone(),
         units: units.len(),
+        review_signed,
         ..BuildReport::default()
     };
     let mut tree = Tree::default();

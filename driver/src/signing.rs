@@ -52,3 +52,14 @@ pub fn load_key(
     SigningKey::parse(&spec.key_id, algorithm, &text)
         .map_err(|e| BuildError::User(format!("the Warden signing key in the {from} is unusable: {e}")))
 }
+
+/// Skipper's review key (`review-key.pem`, public on purpose): what `skipper diff` signs
+/// Warden bundles with when the fleet's key is not available, so a pull request can be
+/// reviewed without the production secret. ES256 whatever the fleet's algorithm, under
+/// the key id `<keyId>-review`, which no OPA configured by Skipper trusts.
+pub fn review_key(spec: &SigningSpec) -> SigningKey {
+    let text = include_str!("review-key.pem");
+    let pem = &text[text.find("-----BEGIN").unwrap_or(0)..];
+    SigningKey::parse(&format!("{}-review", spec.key_id), Algorithm::Es256, pem)
+        .expect("the review key shipped with Skipper parses")
+}

@@ -35,6 +35,9 @@ impl Side {
 pub struct Materialized {
     pub snapshot: Snapshot,
     pub label: String,
+    /// Why this side's Warden bundles were signed with Skipper's review key (the fleet's
+    /// signing key could not be read here), if they were.
+    pub review_signed: Option<String>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -46,14 +49,17 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
         Side::Tree(path) => Ok(Materialized {
             snapshot: Snapshot::open(path)?,
             label: path.display().to_string(),
+            review_signed: None,
             _temp: None,
         }),
         Side::WorkingTree => {
             let temp = temp_dir()?;
-            let snapshot = render(manifest, manifest, store, &temp.path().join("out"), "the working tree")?;
+            let (snapshot, review_signed) =
+                render(manifest, manifest, store, &temp.path().join("out"), "the working tree")?;
             Ok(Materialized {
                 snapshot,
                 label: "working tree".into(),
+                review_signed,
                 _temp: Some(temp),
             })
         }
@@ -74,7 +80,7 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
             let src = temp.path().join("src");
             std::fs::create_dir_all(&src).map_err(|e| BuildError::io("create", &src, e))?;
             export(&top, revision, &src)?;
-            let snapshot = render(
+            let (snapshot, review_signed) = render(
                 &src.join(&relative),
                 manifest,
                 store,
@@ -84,6 +90,7 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
             Ok(Materialized {
                 snapshot,
                 label: revision.clone(),
+                review_signed,
                 _temp: Some(temp),
             })
         }
@@ -157,7 +164,7 @@ fn render(
     store: Option<&Path>,
     out: &Path,
     what: &str,
-) -> Result<Snapshot, BuildError> {
+) -> Result<(Snapshot, Option<String>), BuildError> {
     let compilation = skipper_compiler::compile(manifest);
     let Some(compiled) = compilation.output.as_ref() else {
         let text = render_human(
@@ -177,8 +184,10 @@ fn render(
     let options = BuildOptions {
         out: Some(out.to_path_buf()),
         store: Some(store),
+        // Review needs no secret: without the fleet's key, Skipper's review key signs.
+        review_signing: true,
         ..BuildOptions::default()
     };
-    build(compiled, &options)?;
-    Snapshot::open(out)
+    let report = build(compiled, &options)?;
+    Ok((Snapshot::open(out)?, report.review_signed))
 }
