@@ -201,3 +201,30 @@ fn diff_renders_without_the_signing_key() {
     assert!(!build.status.success(), "a real build still needs the key");
     assert!(!fleet.join("rendered").exists());
 }
+
+/// The pull request that adds the fleet: at `HEAD~1` there is no manifest, so every
+/// object is added rather than the diff failing.
+#[test]
+fn diff_against_a_revision_without_the_fleet_shows_everything_added() {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::write(repo.path().join("README.md"), "before the fleet\n").unwrap();
+    std::fs::write(repo.path().join(".gitignore"), "rendered/\n.skipper/\n").unwrap();
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "an empty repository"]);
+    let fleet = repo.path().join("fleet");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shipyard"),
+        &fleet,
+    );
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "the shipyard fleet"]);
+
+    let output = skipper(&fleet, &["diff", "HEAD~1", "HEAD", "--output", "json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let summary = &value["summary"];
+    assert!(summary["added"].as_u64().unwrap() > 100, "{summary}");
+    assert_eq!(summary["changed"], 0, "{summary}");
+    assert_eq!(summary["removed"], 0, "{summary}");
+}

@@ -80,6 +80,21 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
             let src = temp.path().join("src");
             std::fs::create_dir_all(&src).map_err(|e| BuildError::io("create", &src, e))?;
             export(&top, revision, &src)?;
+            // The revision before the fleet existed (the pull request that adds it):
+            // nothing was rendered then, so everything is added.
+            if !src.join(&relative).exists() {
+                let out = temp.path().join("out");
+                std::fs::create_dir_all(&out).map_err(|e| BuildError::io("create", &out, e))?;
+                return Ok(Materialized {
+                    snapshot: Snapshot {
+                        root: out,
+                        index: skipper_compiler::index::Index::default(),
+                    },
+                    label: format!("{revision} (no fleet yet)"),
+                    review_signed: None,
+                    _temp: Some(temp),
+                });
+            }
             let (snapshot, review_signed) = render(
                 &src.join(&relative),
                 manifest,
