@@ -193,3 +193,45 @@ fn a_pinned_version_that_disappears_is_an_error() {
         "{gone}"
     );
 }
+
+/// A document kept as one file with no version of its own is versioned by its hash, so
+/// every edit is a new version. An unlocked build follows it in environments that take
+/// the newest versions, warning that the lock is stale (as `cargo build` treats an old
+/// Cargo.lock); `--locked` still fails. (Promoted environments keep their pins.)
+#[test]
+fn an_edited_unversioned_document_is_followed_unless_locked() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&skipper(tmp.path(), &["init"]));
+    let manifest = tmp.path().join("naftiko.fleet.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let dev_only = text[..text.find("  prod:").expect("the starter has prod")].to_string();
+    std::fs::write(&manifest, dev_only).unwrap();
+    let document = std::fs::read_dir(tmp.path().join("capabilities/hello"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".ikanos.yml"))
+        .unwrap();
+    let unversioned = std::fs::read_to_string(&document)
+        .unwrap()
+        .replace("  version: \"0.1.0\"\n", "");
+    std::fs::write(&document, &unversioned).unwrap();
+    ok(&skipper(tmp.path(), &["lock"]));
+    let pinned = std::fs::read_to_string(tmp.path().join("naftiko.fleet.lock")).unwrap();
+    assert!(pinned.contains("version: 0.0.0-"), "versioned by its hash: {pinned}");
+
+    std::fs::write(
+        &document,
+        unversioned.replace("A first capability", "Our first capability"),
+    )
+    .unwrap();
+    let built = ok(&skipper(tmp.path(), &["build"]));
+    assert!(built.contains("skipper::lock-stale"), "{built}");
+    assert!(built.contains("dev/hello: 0.0.0-"), "{built}");
+    assert!(!built.contains("pin-unavailable"), "{built}");
+    let locked = fails(&skipper(tmp.path(), &["build", "--locked"]));
+    assert!(
+        locked.contains("lock-stale") || locked.contains("pin-unavailable"),
+        "{locked}"
+    );
+}

@@ -51,13 +51,16 @@ fn promotion_order(manifest: &Manifest) -> Vec<&EnvironmentDecl> {
 }
 
 /// The lock this build runs with: the lock on disk, with entries it lacks filled in, and
-/// with `refresh` applied to environments that do not promote from another.
+/// with `refresh` applied to environments that do not promote from another. With
+/// `follow_newest` (a build without `--locked`), those environments also move to the
+/// newest version where the pinned one no longer exists.
 pub fn effective_lock(
     manifest: &Manifest,
     stdlib: &Stdlib,
     catalog: &Catalog,
     existing: Option<&Lock>,
     refresh: &Refresh,
+    follow_newest: bool,
 ) -> Lock {
     let mut lock = Lock::default();
     for env in promotion_order(manifest) {
@@ -87,7 +90,16 @@ pub fn effective_lock(
             let pin = if refreshed {
                 newest_pin()
             } else if let Some(pin) = existing.and_then(|l| l.get(env_name, cap)) {
-                pin.clone()
+                // An environment that takes the newest versions follows its document when
+                // the pinned version is gone — a document kept as one file and edited in
+                // place, whose version is its hash — unless `--locked`: the lock is then
+                // stale, a warning, as an outdated Cargo.lock is to `cargo build`.
+                let gone = catalog.get(cap, &pin.version).is_none();
+                if follow_newest && env.promote_from.is_none() && gone {
+                    newest_pin()
+                } else {
+                    pin.clone()
+                }
             } else if let Some(from) = env.promote_from.as_ref().and_then(|f| lock.get(&f.value, cap)) {
                 // A capability new to a promoted environment starts where its source is.
                 from.clone()

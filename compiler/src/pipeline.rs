@@ -139,6 +139,7 @@ fn compile_into(
         &catalog,
         lock_file.as_ref().map(|f| &f.lock),
         &options.refresh,
+        !options.locked,
     );
     pinning::check(&manifest, &stdlib, &catalog, lock_file.as_ref(), &lock, options, diags);
 
