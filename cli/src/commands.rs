@@ -236,6 +236,10 @@ fn build(
             }
             built(cx, &report, Some(&compiled.fleet.name))
         }
+        Err(BuildError::Diagnostic(d)) => {
+            cx.terminal.diagnostic(&d, compilation);
+            ExitCode::from(USER_ERROR)
+        }
         Err(e) => failed(cx, &e),
     }
 }

@@ -57,6 +57,27 @@ impl Terminal {
         !diags.has_errors()
     }
 
+    /// Prints one diagnostic that came after compiling (the driver's, e.g. the signing
+    /// key), with the compilation's sources for its spans.
+    pub fn diagnostic(&self, diagnostic: &skipper_compiler::diag::Diagnostic, compilation: &Compilation) {
+        let one = std::iter::once(diagnostic);
+        match self.format {
+            MessageFormat::Json => print!("{}", render_json(one, &compilation.sources)),
+            MessageFormat::Human => {
+                let width = std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(100);
+                let options = RenderOptions {
+                    color: self.color,
+                    ascii: false,
+                    width,
+                };
+                let _ = std::io::stderr().write_all(render_human(one, &compilation.sources, options).as_bytes());
+            }
+        }
+    }
+
     /// The last line of a failed compilation.
     pub fn compile_failed(&self, compilation: &Compilation) {
         let errors = compilation.diagnostics.error_count();

@@ -104,3 +104,79 @@ fn a_policy_violation_fails_check_and_build_and_writes_nothing() {
     }
     assert!(!fleet.join("rendered").exists());
 }
+
+/// Signing-key problems are diagnostics at `warden.signing.key`, with codes and plain
+/// words: what the file holds against what the algorithm needs, never a PEM parser's
+/// message or an OID; and nothing is written.
+#[test]
+fn signing_key_problems_are_spanned_diagnostics_in_plain_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let key = fleet.join("keys/warden-example.pem");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        (
+            openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]),
+            "skipper::signing-key-mismatch",
+            "is an RSA private key, but `warden.signing.algorithm` is ES256",
+        ),
+        (
+            openssl(&["genpkey", "-algorithm", "ed25519"]),
+            "skipper::signing-key-mismatch",
+            "is an Ed25519 private key",
+        ),
+        (
+            b"\x00\x01not a key".to_vec(),
+            "skipper::signing-key-unusable",
+            "it is not PEM text",
+        ),
+    ];
+    let mut public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let private = std::fs::read(&key).unwrap();
+        public.stdin.take().unwrap().write_all(&private).unwrap();
+    }
+    let public = public.wait_with_output().unwrap().stdout;
+    let mut cases = cases;
+    cases.push((public, "skipper::signing-key-unusable", "it is a public key"));
+    // Wide, so no message is wrapped across lines.
+    let build = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skipper"))
+            .arg("build")
+            .current_dir(&fleet)
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "400")
+            .output()
+            .unwrap()
+    };
+    for (bytes, code, words) in cases {
+        std::fs::write(&key, bytes).unwrap();
+        let run = build();
+        let err = stderr(&run);
+        assert_eq!(run.status.code(), Some(1), "{err}");
+        assert!(err.contains(code), "{err}");
+        assert!(err.contains(words), "{err}");
+        assert!(err.contains("naftiko.fleet.yaml:"), "spanned at the manifest: {err}");
+        assert!(!err.contains("OID") && !err.contains("preamble"), "{err}");
+        assert!(!fleet.join("rendered").exists());
+    }
+    std::fs::remove_file(&key).unwrap();
+    let err = stderr(&build());
+    assert!(
+        err.contains("skipper::signing-key-missing") && err.contains("openssl genpkey"),
+        "{err}"
+    );
+}

@@ -172,6 +172,10 @@ pub enum BuildError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A problem with a place in the manifest (the signing key): rendered like the
+    /// compiler's diagnostics, with its span.
+    #[error("{}", .0.message)]
+    Diagnostic(Box<skipper_compiler::diag::Diagnostic>),
 }
 
 impl BuildError {
@@ -224,11 +228,15 @@ pub fn build(compiled: &Compiled, options: &BuildOptions) -> Result<BuildReport,
         key: match signing {
             Some(spec) => match signing::load_key(spec, dir, |name| std::env::var(name).ok()) {
                 Ok(key) => Some(key),
-                Err(BuildError::User(why)) if options.review_signing => {
-                    review_signed = Some(why);
+                Err(problem) if options.review_signing => {
+                    review_signed = Some(problem.message);
                     Some(signing::review_key(spec))
                 }
-                Err(e) => return Err(e),
+                Err(problem) => {
+                    let decl = compiled.manifest.warden.as_ref().and_then(|w| w.signing.as_ref());
+                    let (key, algorithm) = (decl.map(|s| s.key.span), decl.map(|s| s.algorithm.span));
+                    return Err(BuildError::Diagnostic(Box::new(problem.diagnostic(key, algorithm))));
+                }
             },
             None => None,
         },
