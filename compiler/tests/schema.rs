@@ -182,6 +182,7 @@ const OUT_OF_REACH: &[(&str, &str)] = &[
     ("missing-source-directory", "the file system"),
     ("missing-source-typo", "the file system"),
     ("not-text-document", "the file system"),
+    ("unknown-call-target", "capability documents"),
     ("missing-file-import", "the file system"),
     ("policy-path-outside", "the file system"),
     ("ikanos-schema-bind-variable", "a capability document"),

@@ -159,6 +159,7 @@ impl CapabilityLoader<'_> {
         for import in imports {
             self.load_import(&path, import, &mut files, &mut doc);
         }
+        super::calls::check_calls_in(&files, self.diags);
         let mut hasher = blake3::Hasher::new();
         for file in &files {
             let f = self.sources.get(file.source);

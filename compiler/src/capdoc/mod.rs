@@ -5,6 +5,7 @@
 //! of a document (operations, mappings, steps…) is carried through unchanged for the
 //! Ikanos engine to interpret.
 
+mod calls;
 mod deploy;
 mod load;
 mod patterns;
