@@ -313,10 +313,18 @@ fn diff(
     let result = materialize(&old, &cx.manifest, store).and_then(|o| {
         let n = materialize(&new, &cx.manifest, store)?;
         let review = o.review_signed.clone().or_else(|| n.review_signed.clone());
-        Ok((diff_trees(&o.snapshot, &n.snapshot, environments)?, review))
+        let mut report = diff_trees(&o.snapshot, &n.snapshot, environments)?;
+        // The new side's warnings are part of what is reviewed.
+        report.warnings = n.warnings;
+        Ok((report, review))
     });
     match result {
         Ok((report, review)) => {
+            if output == MessageFormat::Human {
+                for warning in &report.warnings {
+                    eprint!("{}", warning.rendered);
+                }
+            }
             // Said on standard error, so the JSON on standard output keeps its shape.
             if let Some(why) = review {
                 let reason = why.replacen("the Warden signing key is missing: ", "", 1);

@@ -228,3 +228,32 @@ fn diff_against_a_revision_without_the_fleet_shows_everything_added() {
     assert_eq!(summary["changed"], 0, "{summary}");
     assert_eq!(summary["removed"], 0, "{summary}");
 }
+
+/// What a reviewer must see beside the changes: the new side's warnings — here a pinned
+/// document edited in place (`pin-changed`) — in the diff's output and in its JSON.
+#[test]
+fn diff_shows_the_new_sides_warnings() {
+    let (_repo, fleet) = repository();
+    let doc = fleet.join("capabilities/voyages/voyages.ikanos.yml");
+    let reworded = std::fs::read_to_string(&doc)
+        .unwrap()
+        .replace("Plans voyages", "Plans and checks voyages");
+    std::fs::write(&doc, reworded).unwrap();
+
+    let human = skipper(&fleet, &["diff", "--stat"]);
+    assert!(human.status.success(), "{}", String::from_utf8_lossy(&human.stderr));
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(stderr.contains("skipper::pin-changed"), "{stderr}");
+    assert!(stderr.contains("voyages.ikanos.yml"), "{stderr}");
+
+    let json = skipper(&fleet, &["diff", "--output", "json"]);
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let codes: Vec<&str> = value["warnings"]
+        .as_array()
+        .expect("a warnings array")
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"skipper::pin-changed"), "{codes:?}");
+}

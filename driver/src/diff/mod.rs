@@ -105,6 +105,19 @@ pub struct DiffReport {
     /// Files on either side, and how many of them differ (by hash).
     pub files: usize,
     pub files_changed: usize,
+    /// The warnings of compiling the new side (a pinned document edited in place, a
+    /// stale lock…): what a reviewer must see beside the changes.
+    pub warnings: Vec<ReviewWarning>,
+}
+
+/// A warning of the new side's compilation, as the diff reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReviewWarning {
+    pub code: String,
+    pub message: String,
+    /// The warning as `skipper check` prints it, with its source lines.
+    #[serde(skip)]
+    pub rendered: String,
 }
 
 impl DiffReport {

@@ -139,5 +139,9 @@ pub fn render_json(report: &DiffReport) -> String {
         "summary": {"added": c.added, "changed": c.changed, "removed": c.removed, "classes": classes},
         "trees": trees,
     });
+    let mut value = value;
+    if !report.warnings.is_empty() {
+        value["warnings"] = json!(report.warnings);
+    }
     format!("{}\n", serde_json::to_string_pretty(&value).unwrap_or_default())
 }

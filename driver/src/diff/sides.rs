@@ -38,6 +38,8 @@ pub struct Materialized {
     /// Why this side's Warden bundles were signed with Skipper's review key (the fleet's
     /// signing key could not be read here), if they were.
     pub review_signed: Option<String>,
+    /// The warnings of compiling this side (none for a rendered directory).
+    pub warnings: Vec<super::ReviewWarning>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -50,16 +52,18 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
             snapshot: Snapshot::open(path)?,
             label: path.display().to_string(),
             review_signed: None,
+            warnings: Vec::new(),
             _temp: None,
         }),
         Side::WorkingTree => {
             let temp = temp_dir()?;
-            let (snapshot, review_signed) =
+            let (snapshot, review_signed, warnings) =
                 render(manifest, manifest, store, &temp.path().join("out"), "the working tree")?;
             Ok(Materialized {
                 snapshot,
                 label: "working tree".into(),
                 review_signed,
+                warnings,
                 _temp: Some(temp),
             })
         }
@@ -92,10 +96,11 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
                     },
                     label: format!("{revision} (no fleet yet)"),
                     review_signed: None,
+                    warnings: Vec::new(),
                     _temp: Some(temp),
                 });
             }
-            let (snapshot, review_signed) = render(
+            let (snapshot, review_signed, warnings) = render(
                 &src.join(&relative),
                 manifest,
                 store,
@@ -106,6 +111,7 @@ pub fn materialize(side: &Side, manifest: &Path, store: Option<&Path>) -> Result
                 snapshot,
                 label: revision.clone(),
                 review_signed,
+                warnings,
                 _temp: Some(temp),
             })
         }
@@ -179,7 +185,7 @@ fn render(
     store: Option<&Path>,
     out: &Path,
     what: &str,
-) -> Result<(Snapshot, Option<String>), BuildError> {
+) -> Result<(Snapshot, Option<String>, Vec<super::ReviewWarning>), BuildError> {
     let compilation = skipper_compiler::compile(manifest);
     let Some(compiled) = compilation.output.as_ref() else {
         let text = render_human(
@@ -204,5 +210,15 @@ fn render(
         ..BuildOptions::default()
     };
     let report = build(compiled, &options)?;
-    Ok((Snapshot::open(out)?, report.review_signed))
+    let warnings = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == skipper_compiler::diag::Severity::Warning)
+        .map(|d| super::ReviewWarning {
+            code: d.code.to_string(),
+            message: d.message.clone(),
+            rendered: render_human(std::iter::once(d), &compilation.sources, RenderOptions::default()),
+        })
+        .collect();
+    Ok((Snapshot::open(out)?, report.review_signed, warnings))
 }
