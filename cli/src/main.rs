@@ -27,9 +27,9 @@ struct Cli {
     /// The store of rendered units [default: $SKIPPER_STORE, else .skipper/store beside the manifest, else (a checkout this user cannot write) the user's cache]
     #[arg(long, global = true, value_name = "DIR")]
     store: Option<PathBuf>,
-    /// How diagnostics and results are printed: for people, or JSON lines for CI
-    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
-    message_format: MessageFormat,
+    /// How diagnostics and results are printed: for people, or JSON (one object per line) for CI, on every command
+    #[arg(long = "output", global = true, alias = "message-format", value_enum, default_value_t = MessageFormat::Human)]
+    output: MessageFormat,
     /// When to colour output (NO_COLOR is honoured in `auto`)
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     color: Color,
@@ -63,23 +63,17 @@ pub enum Command {
         /// entry used against its hashes and rewrite the output directory
         #[arg(long)]
         force: bool,
-        #[command(flatten)]
-        output: OutputArg,
     },
     /// Check the manifest, every capability document and the fleet's policies, writing nothing
     Check {
         /// Also fail unless naftiko.fleet.lock exists, is up to date and matches the files
         #[arg(long)]
         locked: bool,
-        #[command(flatten)]
-        output: OutputArg,
     },
     /// Print the dependency graph of the fleet
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
-        #[command(flatten)]
-        output: OutputArg,
     },
     /// Write naftiko.fleet.lock: environments without `promoteFrom` take the newest versions
     Lock {
@@ -97,8 +91,6 @@ pub enum Command {
         #[arg(long)]
         stat: bool,
         /// Output for people or for CI
-        #[command(flatten)]
-        output: OutputArg,
         /// Exit with 1 when anything differs (a CI gate)
         #[arg(long)]
         exit_code: bool,
@@ -141,8 +133,6 @@ pub enum Command {
         /// The environment [default: the fleet's only one]
         #[arg(long = "env", value_name = "ENV")]
         environment: Option<String>,
-        #[command(flatten)]
-        output: OutputArg,
     },
     /// Create a new fleet: a starter fleet that builds, or a bundled example
     Init {
@@ -168,29 +158,6 @@ pub enum Command {
         #[arg(long, value_name = "ENV")]
         to: String,
     },
-}
-
-/// `--output human|json` on the commands CI reads: the same switch as the global
-/// `--message-format`, where it is easier to find.
-#[derive(Clone, Copy, clap::Args)]
-pub struct OutputArg {
-    /// Output for people, or JSON for CI
-    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
-    pub output: MessageFormat,
-}
-
-impl Command {
-    /// The command's own `--output`, if it has one.
-    fn output(&self) -> Option<MessageFormat> {
-        match self {
-            Command::Build { output, .. }
-            | Command::Check { output, .. }
-            | Command::Graph { output, .. }
-            | Command::Diff { output, .. }
-            | Command::Explain { output, .. } => Some(output.output),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -281,10 +248,7 @@ fn main() -> ExitCode {
             "internal error: Skipper crashed: {info}\nThis is a bug in Skipper; please report it with the input that caused it."
         );
     }));
-    let format = match cli.command.output() {
-        Some(MessageFormat::Json) => MessageFormat::Json,
-        _ => cli.message_format,
-    };
+    let format = cli.output;
     let terminal = Terminal::new(format, cli.color, cli.quiet);
     let cwd = std::env::current_dir().unwrap_or_default();
     let manifest = cwd.join(

@@ -135,3 +135,24 @@ fn reflex_subcommands_say_what_to_use_instead() {
         "clap's tip stays for typos"
     );
 }
+
+/// One JSON flag for every command: `--output json`, before or after the command, and
+/// `--message-format json` as its alias, print the same.
+#[test]
+fn one_output_flag_works_everywhere_and_its_alias_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = example_in(tmp.path());
+    let after = skipper(&fleet, &["check", "--output", "json"]);
+    let before = skipper(&fleet, &["--output", "json", "check"]);
+    let alias = skipper(&fleet, &["--message-format", "json", "check"]);
+    for out in [&after, &before, &alias] {
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(after.stdout, before.stdout);
+    assert_eq!(after.stdout, alias.stdout);
+    assert_eq!(json_lines(&after).last().unwrap()["success"], true);
+    // Commands that had no --output of their own take it too.
+    assert!(skipper(&fleet, &["build"]).status.success());
+    let du = skipper(&fleet, &["store", "du", "--output", "json"]);
+    assert_eq!(json_lines(&du).last().unwrap()["reason"], "store-usage");
+}
