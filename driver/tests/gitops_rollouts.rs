@@ -19,7 +19,6 @@
 mod common;
 
 use common::*;
-use skipper_driver::BuildOptions;
 use std::ffi::OsString;
 
 const CHECK: &str = r#"
@@ -157,32 +156,18 @@ print(checked)
 
 /// The matrix variant of `mesh` × `strategy` with `tool` syncing it, built (dev only).
 fn variant(mesh: &str, strategy: &str, tool: &str) -> tempfile::TempDir {
-    let fleet = example_copy();
-    let manifest = fleet.path().join("naftiko.fleet.yaml");
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    text = text
-        .replacen("    class: dev  ", &format!("    mesh: {mesh}\n    class: dev  "), 1)
-        .replacen(
-            "    expose: { rest: { path: /registry } }\n",
-            &format!("    expose: {{ rest: {{ path: /registry }} }}\n    rollout: {{ strategy: {strategy} }}\n"),
-            1,
+    matrix_variant_edited(mesh, strategy, |text| {
+        let text = if tool == "flux" {
+            text.replacen("gitops: { tool: argocd,", "gitops: { tool: flux, revision: main,", 1)
+        } else {
+            text
+        };
+        assert!(
+            text.contains(&format!("tool: {tool}")),
+            "the example's gitops line changed"
         );
-    if tool == "flux" {
-        text = text.replacen("gitops: { tool: argocd,", "gitops: { tool: flux, revision: main,", 1);
-    }
-    assert!(
-        text.contains(&format!("tool: {tool}")),
-        "the example's gitops line changed"
-    );
-    std::fs::write(&manifest, text).unwrap();
-    build_fleet(
-        fleet.path(),
-        &BuildOptions {
-            environments: vec!["dev".into()],
-            ..BuildOptions::default()
-        },
-    );
-    fleet
+        text
+    })
 }
 
 #[test]

@@ -197,3 +197,55 @@ pub fn yaml_to_json(node: &skipper_compiler::yaml::Node) -> serde_json::Value {
         ),
     }
 }
+
+/// The bundled example, compiled once per test binary (target tests read it, never edit it).
+pub fn resolved_example() -> &'static skipper_compiler::model::ResolvedFleet {
+    static FLEET: std::sync::OnceLock<skipper_compiler::model::ResolvedFleet> = std::sync::OnceLock::new();
+    FLEET.get_or_init(|| {
+        skipper_compiler::compile(&workspace().join("examples/shipyard/naftiko.fleet.yaml"))
+            .output
+            .expect("the example compiles")
+            .fleet
+    })
+}
+
+/// Capability `name` of the example's environment `env` (its first tree), with a copy of
+/// its context to change (the mesh, say) and of the capability (its rollout).
+pub fn example_capability(
+    env: &str,
+    name: &str,
+) -> (
+    skipper_compiler::model::EnvContext,
+    skipper_compiler::model::ResolvedCapability,
+) {
+    let fleet = resolved_example();
+    let e = fleet
+        .environments
+        .iter()
+        .find(|e| e.name == env)
+        .expect("the environment");
+    let ctx = e.contexts(&fleet.name).remove(0);
+    (
+        ctx,
+        e.capabilities
+            .iter()
+            .find(|c| c.name == name)
+            .expect("the capability")
+            .clone(),
+    )
+}
+
+/// A target's rendered files, each one object, by file name.
+pub fn artifact_objects(
+    files: Vec<skipper_compiler::target::Artifact>,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    files
+        .into_iter()
+        .map(|a| {
+            let text = String::from_utf8(a.bytes).expect("rendered text");
+            let mut docs = yaml_documents(&text, &a.path);
+            assert_eq!(docs.len(), 1, "{} holds one object", a.path);
+            (a.path, docs.remove(0))
+        })
+        .collect()
+}

@@ -45,10 +45,15 @@ pub const STRATEGIES: [&str; 4] = ["rolling", "canary", "blueGreen", "progressiv
 /// The example with `dev` on `mesh` and `registry` rolled out with `strategy`, built
 /// (dev only) into `<dir>/rendered`: one tree of the golden matrix.
 pub fn matrix_variant(mesh: &str, strategy: &str) -> tempfile::TempDir {
+    matrix_variant_edited(mesh, strategy, |text| text)
+}
+
+/// [`matrix_variant`], with `edit` applied to the manifest as well.
+pub fn matrix_variant_edited(mesh: &str, strategy: &str, edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
     let fleet = example_copy();
     let manifest = fleet.path().join("naftiko.fleet.yaml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    let text = text
+    let text = edit(text)
         .replacen("    class: dev  ", &format!("    mesh: {mesh}\n    class: dev  "), 1)
         .replacen(
             "    expose: { rest: { path: /registry } }\n",

@@ -7,26 +7,14 @@
 //! (`control-plane/subcommand/connect-init/command.go`).
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
-use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability, ResolvedFleet, Strategy};
+use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability, Strategy};
 use skipper_target_kubernetes::workload;
 use std::collections::BTreeMap;
-use std::path::Path;
-
-fn fleet() -> ResolvedFleet {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shipyard/naftiko.fleet.yaml");
-    skipper_compiler::compile(&manifest)
-        .output
-        .expect("the example compiles")
-        .fleet
-}
 
 /// `name` of the example's `dev`, on `mesh`, rolled out with `strategy`.
 fn capability(mesh: Mesh, name: &str, strategy: Strategy) -> (EnvContext, ResolvedCapability) {
-    let fleet = fleet();
-    let dev = fleet.environments.iter().find(|e| e.name == "dev").unwrap();
-    let mut ctx = dev.contexts(&fleet.name).remove(0);
+    let (mut ctx, mut cap) = skipper_test_support::example_capability("dev", name);
     ctx.mesh = mesh;
-    let mut cap = dev.capabilities.iter().find(|c| c.name == name).unwrap().clone();
     cap.rollout.strategy = strategy;
     (ctx, cap)
 }

@@ -10,40 +10,19 @@
 //! them (prometheus-operator `pkg/prometheus/promcfg.go`, `generatePodMonitorConfig`).
 
 use serde_json::Value;
-use skipper_compiler::model::{EnvContext, ResolvedCapability, ResolvedFleet};
+use skipper_compiler::model::{EnvContext, ResolvedCapability};
 use skipper_compiler::naming;
 use skipper_compiler::target::Target;
 use skipper_target_observability::{Observability, SCRAPE_FILE};
 use std::collections::BTreeMap;
-use std::path::Path;
-
-fn fleet() -> ResolvedFleet {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shipyard/naftiko.fleet.yaml");
-    skipper_compiler::compile(&manifest)
-        .output
-        .expect("the example compiles")
-        .fleet
-}
 
 /// `shipyard` (a canary) in the first tree of `env`.
-fn shipyard(fleet: &ResolvedFleet, env: &str) -> (EnvContext, ResolvedCapability) {
-    let e = fleet.environments.iter().find(|e| e.name == env).unwrap();
-    let ctx = e.contexts(&fleet.name).remove(0);
-    (
-        ctx,
-        e.capabilities.iter().find(|c| c.name == "shipyard").unwrap().clone(),
-    )
+fn shipyard(env: &str) -> (EnvContext, ResolvedCapability) {
+    skipper_test_support::example_capability(env, "shipyard")
 }
 
 fn objects(files: Vec<skipper_compiler::target::Artifact>) -> BTreeMap<String, Value> {
-    files
-        .into_iter()
-        .map(|a| {
-            let text = String::from_utf8(a.bytes).unwrap();
-            let mut docs = skipper_test_support::yaml_documents(&text, &a.path);
-            (a.path, docs.remove(0))
-        })
-        .collect()
+    skipper_test_support::artifact_objects(files)
 }
 
 /// Every source label a relabelling reads.
@@ -62,8 +41,7 @@ fn sources(relabelings: &Value, key: &str) -> Vec<String> {
 /// ServiceMonitor keeping the targets of the Service named after the capability.)
 #[test]
 fn the_operator_scrapes_every_pod_of_the_capability() {
-    let fleet = fleet();
-    let (ctx, cap) = shipyard(&fleet, "prod");
+    let (ctx, cap) = shipyard("prod");
     let files = objects(Observability.render_capability(&ctx, &cap).unwrap());
     assert!(!files.contains_key("servicemonitor.yaml"), "no ServiceMonitor");
     let monitor = files.get("podmonitor.yaml").expect("a PodMonitor is rendered");
@@ -98,7 +76,7 @@ fn the_operator_scrapes_every_pod_of_the_capability() {
 /// sample, too few for `rate()`. (It failed while neither set an interval.)
 #[test]
 fn every_scrape_has_the_environment_interval() {
-    let fleet = fleet();
+    let fleet = skipper_test_support::resolved_example();
     for env in ["dev", "staging", "prod"] {
         let e = fleet.environments.iter().find(|e| e.name == env).unwrap();
         let ctx = e.contexts(&fleet.name).remove(0);
@@ -106,7 +84,7 @@ fn every_scrape_has_the_environment_interval() {
         let jobs = fleet_files[SCRAPE_FILE]["scrape_configs"].as_array().unwrap().clone();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0]["scrape_interval"], "15s", "{env}: the job's interval");
-        let (ctx, cap) = shipyard(&fleet, env);
+        let (ctx, cap) = shipyard(env);
         let files = objects(Observability.render_capability(&ctx, &cap).unwrap());
         assert_eq!(
             files["podmonitor.yaml"]["spec"]["podMetricsEndpoints"][0]["interval"], "15s",

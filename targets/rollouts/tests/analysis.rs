@@ -10,26 +10,15 @@ mod argo;
 
 use argo::{Phase, metric_outcome, phase};
 use serde_json::Value;
-use skipper_compiler::model::{EnvContext, ResolvedCapability, ResolvedFleet, Strategy};
+use skipper_compiler::model::{EnvContext, ResolvedCapability, Strategy};
 use skipper_compiler::target::Target;
 use skipper_compiler::units::Duration;
 use skipper_target_rollouts::Rollouts;
 use std::collections::BTreeMap;
-use std::path::Path;
-
-fn fleet() -> ResolvedFleet {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shipyard/naftiko.fleet.yaml");
-    skipper_compiler::compile(&manifest)
-        .output
-        .expect("the example compiles")
-        .fleet
-}
 
 /// `shipyard` in `dev` (native mesh), rolled out with `strategy`.
-fn shipyard(fleet: &ResolvedFleet, strategy: Strategy) -> (EnvContext, ResolvedCapability) {
-    let dev = fleet.environments.iter().find(|e| e.name == "dev").unwrap();
-    let ctx = dev.contexts(&fleet.name).remove(0);
-    let mut cap = dev.capabilities.iter().find(|c| c.name == "shipyard").unwrap().clone();
+fn shipyard(strategy: Strategy) -> (EnvContext, ResolvedCapability) {
+    let (ctx, mut cap) = skipper_test_support::example_capability("dev", "shipyard");
     cap.rollout.strategy = strategy;
     cap.rollout.auto_promote = true;
     (ctx, cap)
@@ -37,17 +26,7 @@ fn shipyard(fleet: &ResolvedFleet, strategy: Strategy) -> (EnvContext, ResolvedC
 
 /// The rendered objects, by file name.
 fn render(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap<String, Value> {
-    Rollouts
-        .render_capability(ctx, cap)
-        .unwrap()
-        .into_iter()
-        .map(|a| {
-            let text = String::from_utf8(a.bytes).unwrap();
-            let mut docs = skipper_test_support::yaml_documents(&text, &a.path);
-            assert_eq!(docs.len(), 1, "{} holds one object", a.path);
-            (a.path, docs.remove(0))
-        })
-        .collect()
+    skipper_test_support::artifact_objects(Rollouts.render_capability(ctx, cap).unwrap())
 }
 
 fn metrics(objects: &BTreeMap<String, Value>) -> Vec<Value> {
@@ -98,9 +77,8 @@ const ANALYSED: [Strategy; 3] = [Strategy::Canary, Strategy::Progressive, Strate
 /// `isNaN(result) || …` without a `failureCondition`: NaN passed.)
 #[test]
 fn a_measurement_without_data_is_inconclusive() {
-    let fleet = fleet();
     for strategy in ANALYSED {
-        let (ctx, cap) = shipyard(&fleet, strategy);
+        let (ctx, cap) = shipyard(strategy);
         for metric in metrics(&render(&ctx, &cap)) {
             let name = &metric["name"];
             assert!(
@@ -155,9 +133,8 @@ fn run_all(objects: &BTreeMap<String, Value>, values: impl Fn(&Value) -> Vec<f64
 /// canary's pods have been scraped twice); the rest must measure.
 #[test]
 fn a_canary_without_traffic_is_not_promoted() {
-    let fleet = fleet();
     for strategy in [Strategy::Canary, Strategy::Progressive] {
-        let (ctx, cap) = shipyard(&fleet, strategy);
+        let (ctx, cap) = shipyard(strategy);
         let objects = render(&ctx, &cap);
         assert_eq!(
             run_all(&objects, |_| vec![f64::NAN]),
@@ -186,8 +163,7 @@ fn a_canary_without_traffic_is_not_promoted() {
 /// every preview was promoted.)
 #[test]
 fn blue_green_promotes_only_a_preview_that_served_requests() {
-    let fleet = fleet();
-    let (ctx, cap) = shipyard(&fleet, Strategy::BlueGreen);
+    let (ctx, cap) = shipyard(Strategy::BlueGreen);
     let objects = render(&ctx, &cap);
     let pre = &objects["rollout.yaml"]["spec"]["strategy"]["blueGreen"]["prePromotionAnalysis"];
     assert_eq!(
@@ -250,7 +226,6 @@ fn blue_green_promotes_only_a_preview_that_served_requests() {
 /// second of five measurements.)
 #[test]
 fn background_analysis_can_fail_before_the_last_step_completes() {
-    let fleet = fleet();
     for steps in [
         vec![50.0, 100.0],
         vec![10.0, 50.0, 100.0],
@@ -262,7 +237,7 @@ fn background_analysis_can_fail_before_the_last_step_completes() {
                 Duration::from_secs(45),
                 Duration::from_secs(300),
             ] {
-                let (ctx, mut cap) = shipyard(&fleet, Strategy::Canary);
+                let (ctx, mut cap) = shipyard(Strategy::Canary);
                 cap.rollout.steps = steps.clone();
                 cap.rollout.analysis.count = count;
                 cap.rollout.analysis.failure_limit = failure_limit;
@@ -309,8 +284,7 @@ fn background_analysis_can_fail_before_the_last_step_completes() {
 /// windows must cover only time at that weight.
 #[test]
 fn step_analysis_measures_only_its_own_weight() {
-    let fleet = fleet();
-    let (ctx, cap) = shipyard(&fleet, Strategy::Progressive);
+    let (ctx, cap) = shipyard(Strategy::Progressive);
     let objects = render(&ctx, &cap);
     let steps = objects["rollout.yaml"]["spec"]["strategy"]["canary"]["steps"]
         .as_array()

@@ -4,43 +4,22 @@
 //! @ b560bf9 (`pkg/plugin/plugin.go`, `pkg/plugin/types.go`).
 
 use serde_json::{Value, json};
-use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability, ResolvedFleet, Strategy};
+use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability, Strategy};
 use skipper_compiler::target::Target;
 use skipper_target_rollouts::Rollouts;
 use std::collections::BTreeMap;
-use std::path::Path;
-
-fn fleet() -> ResolvedFleet {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shipyard/naftiko.fleet.yaml");
-    skipper_compiler::compile(&manifest)
-        .output
-        .expect("the example compiles")
-        .fleet
-}
 
 /// `registry` in the example's `dev`, on Consul, rolled out with `strategy`.
 fn registry(strategy: Strategy, auto_promote: bool) -> (EnvContext, ResolvedCapability) {
-    let fleet = fleet();
-    let dev = fleet.environments.iter().find(|e| e.name == "dev").unwrap();
-    let mut ctx = dev.contexts(&fleet.name).remove(0);
+    let (mut ctx, mut cap) = skipper_test_support::example_capability("dev", "registry");
     ctx.mesh = Mesh::Consul;
-    let mut cap = dev.capabilities.iter().find(|c| c.name == "registry").unwrap().clone();
     cap.rollout.strategy = strategy;
     cap.rollout.auto_promote = auto_promote;
     (ctx, cap)
 }
 
 fn render(ctx: &EnvContext, cap: &ResolvedCapability) -> BTreeMap<String, Value> {
-    Rollouts
-        .render_capability(ctx, cap)
-        .unwrap()
-        .into_iter()
-        .map(|a| {
-            let text = String::from_utf8(a.bytes).unwrap();
-            let mut docs = skipper_test_support::yaml_documents(&text, &a.path);
-            (a.path, docs.remove(0))
-        })
-        .collect()
+    skipper_test_support::artifact_objects(Rollouts.render_capability(ctx, cap).unwrap())
 }
 
 /// The plugin reads its configuration at `trafficRouting.plugins["hashicorp/consul"]`

@@ -2,24 +2,11 @@
 //! lookups over the objects a mesh renders.
 
 use serde_json::Value;
-use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability, ResolvedFleet, Strategy};
-use std::path::Path;
-use std::sync::OnceLock;
-
-fn example() -> &'static ResolvedFleet {
-    static FLEET: OnceLock<ResolvedFleet> = OnceLock::new();
-    FLEET.get_or_init(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shipyard/naftiko.fleet.yaml");
-        skipper_compiler::compile(&manifest)
-            .output
-            .expect("the example compiles")
-            .fleet
-    })
-}
+use skipper_compiler::model::{EnvContext, Mesh, ResolvedCapability, Strategy};
 
 /// `name` of the example's `dev`, on `mesh` with `strategy`.
 pub fn capability(name: &str, mesh: Mesh, strategy: Strategy) -> (EnvContext, ResolvedCapability) {
-    let fleet = example();
+    let fleet = skipper_test_support::resolved_example();
     let dev = fleet.environments.iter().find(|e| e.name == "dev").unwrap();
     let mut ctx = dev.contexts(&fleet.name).remove(0);
     ctx.mesh = mesh;
