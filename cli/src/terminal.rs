@@ -38,9 +38,21 @@ impl Terminal {
     /// Prints the diagnostics; returns whether there was no error.
     pub fn diagnostics(&self, compilation: &Compilation) -> bool {
         let diags = &compilation.diagnostics;
-        let shown = diags.iter().filter(|d| !self.quiet || d.severity == Severity::Error);
+        self.print(
+            diags.iter().filter(|d| !self.quiet || d.severity == Severity::Error),
+            compilation,
+        );
+        !diags.has_errors()
+    }
+
+    /// Diagnostics as JSON lines on stdout, or rendered with their source lines on stderr.
+    fn print<'a>(
+        &self,
+        diagnostics: impl Iterator<Item = &'a skipper_compiler::diag::Diagnostic>,
+        compilation: &Compilation,
+    ) {
         match self.format {
-            MessageFormat::Json => print!("{}", render_json(shown, &compilation.sources)),
+            MessageFormat::Json => print!("{}", render_json(diagnostics, &compilation.sources)),
             MessageFormat::Human => {
                 let width = std::env::var("COLUMNS")
                     .ok()
@@ -51,31 +63,16 @@ impl Terminal {
                     ascii: false,
                     width,
                 };
-                let _ = std::io::stderr().write_all(render_human(shown, &compilation.sources, options).as_bytes());
+                let _ =
+                    std::io::stderr().write_all(render_human(diagnostics, &compilation.sources, options).as_bytes());
             }
         }
-        !diags.has_errors()
     }
 
     /// Prints one diagnostic that came after compiling (the driver's, e.g. the signing
     /// key), with the compilation's sources for its spans.
     pub fn diagnostic(&self, diagnostic: &skipper_compiler::diag::Diagnostic, compilation: &Compilation) {
-        let one = std::iter::once(diagnostic);
-        match self.format {
-            MessageFormat::Json => print!("{}", render_json(one, &compilation.sources)),
-            MessageFormat::Human => {
-                let width = std::env::var("COLUMNS")
-                    .ok()
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(100);
-                let options = RenderOptions {
-                    color: self.color,
-                    ascii: false,
-                    width,
-                };
-                let _ = std::io::stderr().write_all(render_human(one, &compilation.sources, options).as_bytes());
-            }
-        }
+        self.print(std::iter::once(diagnostic), compilation);
     }
 
     /// The last line of a failed compilation.

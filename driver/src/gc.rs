@@ -112,10 +112,9 @@ fn entries(store: &Path) -> Result<Vec<(String, u64)>, BuildError> {
         .collect())
 }
 
-/// What the current builds and the newest `keep` records need; and which records stay
-/// (those, and each output's newest).
-fn needed(store: &Path, keep: usize) -> (BTreeSet<String>, BTreeSet<String>) {
-    let records = journal(store);
+/// What the current builds and the newest `keep` records of `records` need; and which
+/// records stay (those, and each output's newest).
+fn needed(records: &[(String, BuildRecord)], keep: usize) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut needed = BTreeSet::new();
     let mut kept_records = BTreeSet::new();
     let mut outs = BTreeSet::new();
@@ -133,21 +132,30 @@ fn needed(store: &Path, keep: usize) -> (BTreeSet<String>, BTreeSet<String>) {
     (needed, kept_records)
 }
 
-pub fn usage(store: &Path, keep: usize) -> Result<StoreUsage, BuildError> {
-    let (needed, _) = needed(store, keep);
+/// What the store holds against what `needed` keeps: the usage, and the garbage entries.
+fn measure(store: &Path, records: usize, needed: &BTreeSet<String>) -> Result<(StoreUsage, Vec<String>), BuildError> {
     let mut usage = StoreUsage {
-        builds: journal(store).len(),
+        builds: records,
         ..StoreUsage::default()
     };
+    let mut garbage = Vec::new();
     for (name, size) in entries(store)? {
         usage.entries += 1;
         usage.bytes += size;
         if needed.contains(&name) {
             usage.needed += 1;
             usage.needed_bytes += size;
+        } else {
+            garbage.push(name);
         }
     }
-    Ok(usage)
+    Ok((usage, garbage))
+}
+
+pub fn usage(store: &Path, keep: usize) -> Result<StoreUsage, BuildError> {
+    let records = journal(store);
+    let (needed, _) = needed(&records, keep);
+    Ok(measure(store, records.len(), &needed)?.0)
 }
 
 /// Removes every entry no current build and none of the newest `keep` builds needs, and
@@ -160,18 +168,17 @@ pub fn collect(
     waiting: impl FnOnce(&Path),
 ) -> Result<StoreUsage, BuildError> {
     let _lock = crate::interrupt::DirLock::acquire(store, true, waiting)?;
-    let before = usage(store, keep)?;
+    let records = journal(store);
+    let (needed, kept_records) = needed(&records, keep);
+    let (before, garbage) = measure(store, records.len(), &needed)?;
     if dry_run {
         return Ok(before);
     }
-    let (needed, kept_records) = needed(store, keep);
-    for (name, _) in entries(store)? {
-        if !needed.contains(&name) {
-            let path = store.join(&name);
-            fs::remove_file(&path).map_err(|e| BuildError::io("remove a store entry", &path, e))?;
-        }
+    for name in garbage {
+        let path = store.join(&name);
+        fs::remove_file(&path).map_err(|e| BuildError::io("remove a store entry", &path, e))?;
     }
-    for (name, _) in journal(store) {
+    for (name, _) in records {
         if !kept_records.contains(&name) {
             let _ = fs::remove_file(store.join(JOURNAL).join(name));
         }
