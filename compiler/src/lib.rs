@@ -20,6 +20,7 @@ pub mod naming;
 pub mod pinning;
 pub mod pipeline;
 pub mod resolve;
+pub mod routes;
 pub mod source;
 pub mod stdlib;
 pub mod target;

@@ -3,6 +3,8 @@
 //! `skipper apply | status | logs` will build on it; today it opens and verifies a tree,
 //! which is what drift detection starts from.
 
+pub mod gateway;
+
 use skipper_compiler::derivation::content_hash;
 use skipper_compiler::index::{INDEX_FILE, Index};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,1 @@
+//! The REST routes: longest whole-segment prefix, prefix rewrite, proxying.

@@ -1,0 +1,1 @@
+//! Listeners, reload and graceful shutdown.
