@@ -123,10 +123,11 @@ pub fn run(cx: &Context, command: &Command) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Graph { format, .. } => {
+            let names = skipper_compiler::graph::PublicNames::of(&compiled.fleet);
             let text = match format {
-                GraphFormat::Text => compiled.graph.to_text(),
-                GraphFormat::Dot => compiled.graph.to_dot(&compiled.fleet.name),
-                GraphFormat::Mermaid => compiled.graph.to_mermaid(),
+                GraphFormat::Text => compiled.graph.to_text(&names),
+                GraphFormat::Dot => compiled.graph.to_dot(&compiled.fleet.name, &names),
+                GraphFormat::Mermaid => compiled.graph.to_mermaid(&names),
             };
             print!("{text}");
             ExitCode::SUCCESS

@@ -16,6 +16,9 @@ use petgraph::visit::EdgeRef;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+mod mcp;
+pub use mcp::PublicNames;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EdgeKind {
     DependsOn,
@@ -359,11 +362,15 @@ impl FleetGraph {
         edges.into_iter().map(|((a, b), k)| (a, b, k)).collect()
     }
 
-    /// Graphviz DOT: an edge points from a capability to what it depends on.
-    pub fn to_dot(&self, fleet: &str) -> String {
+    /// Graphviz DOT: an edge points from a capability to what it depends on. A
+    /// capability whose public MCP names differ from its own lists them in its label.
+    pub fn to_dot(&self, fleet: &str, names: &PublicNames) -> String {
         let mut out = format!("digraph \"{fleet}\" {{\n  rankdir=LR;\n  node [shape=box];\n");
         for name in self.index.keys() {
-            let _ = writeln!(out, "  \"{name}\";");
+            let _ = match names.of_capability(name) {
+                [] => writeln!(out, "  \"{name}\";"),
+                lines => writeln!(out, "  \"{name}\" [label=\"{name}\\n{}\"];", lines.join("\\n")),
+            };
         }
         for (a, b, kinds) in self.edge_list() {
             let label = kinds.into_iter().collect::<Vec<_>>().join(", ");
@@ -373,11 +380,15 @@ impl FleetGraph {
         out
     }
 
-    /// Mermaid flowchart, for Markdown reviews.
-    pub fn to_mermaid(&self) -> String {
+    /// Mermaid flowchart, for Markdown reviews; public MCP names as in [`Self::to_dot`].
+    pub fn to_mermaid(&self, names: &PublicNames) -> String {
         let mut out = String::from("flowchart LR\n");
         for name in self.index.keys() {
-            let _ = writeln!(out, "  {}[\"{name}\"]", mermaid_id(name));
+            let label: String = std::iter::once(name.as_str())
+                .chain(names.of_capability(name).iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("<br/>");
+            let _ = writeln!(out, "  {}[\"{label}\"]", mermaid_id(name));
         }
         for (a, b, kinds) in self.edge_list() {
             let label = kinds.into_iter().collect::<Vec<_>>().join(", ");
@@ -397,8 +408,9 @@ impl FleetGraph {
         serde_json::json!({ "fleet": fleet, "capabilities": self.topological_order(), "edges": edges })
     }
 
-    /// One line per capability with what it depends on, in dependency order.
-    pub fn to_text(&self) -> String {
+    /// One line per capability with what it depends on, in dependency order; under it,
+    /// indented, its public MCP names where they differ from its own.
+    pub fn to_text(&self, names: &PublicNames) -> String {
         let mut out = String::new();
         for name in self.topological_order() {
             let deps = self.dependencies(&name);
@@ -406,6 +418,9 @@ impl FleetGraph {
                 let _ = writeln!(out, "{name}");
             } else {
                 let _ = writeln!(out, "{name} → {}", deps.join(", "));
+            }
+            for line in names.of_capability(&name) {
+                let _ = writeln!(out, "  {line}");
             }
         }
         out

@@ -155,6 +155,10 @@ pub struct ResolvedEnvironment {
     /// How the fleet's trees are synced, when the manifest has a `gitops` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitops: Option<GitopsSpec>,
+    /// How the MCP gateway makes public names in this environment (`gateway.mcp.prefix`);
+    /// each capability's `gateway` holds the names it made.
+    #[serde(default)]
+    pub mcp_prefix: crate::routes::PrefixMode,
 }
 
 /// One region of a multi-region environment: its output tree deploys to `cluster`.
@@ -567,9 +571,57 @@ pub struct GatewaySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rest_path: Option<String>,
     pub mcp: bool,
-    /// The MCP tools the MCP gateway routes to this capability (when `mcp`), sorted.
+    /// The MCP tools the MCP gateway routes to this capability (when `mcp`), by their
+    /// name in the document, each with the name the gateway lists it under.
     #[serde(default)]
-    pub mcp_tools: Vec<String>,
+    pub mcp_tools: Vec<McpNameSpec>,
+    /// The MCP prompts the MCP gateway routes to this capability, likewise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp_prompts: Vec<McpNameSpec>,
+    /// The MCP resources, and the scheme prefix clients see them under.
+    #[serde(default, skip_serializing_if = "McpResourcesSpec::is_empty")]
+    pub mcp_resources: McpResourcesSpec,
+}
+
+impl GatewaySpec {
+    /// The MCP gateway has something of this capability's to route.
+    pub fn mcp_routed(&self) -> bool {
+        self.mcp && !(self.mcp_tools.is_empty() && self.mcp_prompts.is_empty() && self.mcp_resources.is_empty())
+    }
+
+    /// The public names that differ from the capability's own (tools, then prompts).
+    pub fn renamed(&self) -> impl Iterator<Item = &McpNameSpec> {
+        self.mcp_tools
+            .iter()
+            .chain(&self.mcp_prompts)
+            .filter(|n| n.public != n.upstream)
+    }
+}
+
+/// A tool or prompt of a capability: its name in the document, and the name the MCP
+/// gateway lists it under (the same, or `<capability>__<name>`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct McpNameSpec {
+    pub public: String,
+    pub upstream: String,
+}
+
+/// A capability's MCP resource URIs, as its document declares them (sorted), and what
+/// the gateway puts before each URI's scheme: `<capability>+`, or nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct McpResourcesSpec {
+    #[serde(default)]
+    pub scheme_prefix: String,
+    #[serde(default)]
+    pub uris: Vec<String>,
+}
+
+impl McpResourcesSpec {
+    pub fn is_empty(&self) -> bool {
+        self.uris.is_empty()
+    }
 }
 
 /// The capability document as deployed: the entry document and every file it imports,

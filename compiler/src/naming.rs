@@ -27,6 +27,11 @@ pub const PRIMARY_ROUTE: &str = "primary";
 /// The service account the fleet's REST and MCP gateways run as (runtime).
 pub const GATEWAY_SERVICE_ACCOUNT: &str = "skipper-gateway";
 
+/// The image of `skipper-gateway` (runtime/): the release of Skipper that rendered the
+/// tree, so a tree and the gateway that reads its routing table always agree on the
+/// table's format. Tagged like the engine's images, with the `v`.
+pub const GATEWAY_IMAGE: &str = concat!("ghcr.io/naftiko/skipper-gateway:v", env!("CARGO_PKG_VERSION"));
+
 /// The fleet's Gateway API `Gateway` (native mesh), in each environment's namespace.
 pub const FLEET_GATEWAY: &str = "skipper";
 

@@ -94,10 +94,12 @@ pub struct McpRoutes {
 }
 
 /// How public MCP names are made from a capability's own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PrefixMode {
     /// A name is qualified (`<capability>__<name>`) when another capability declares it too.
+    /// The default: a fleet that says nothing qualifies only the names that collide.
+    #[default]
     Conditional,
     /// Every name is qualified.
     Always,
@@ -114,6 +116,19 @@ impl PrefixMode {
             PrefixMode::Always => "always",
             PrefixMode::Never => "never",
         }
+    }
+
+    /// The mode a word of [`Self::WORDS`] names.
+    pub fn from_word(word: &str) -> Option<PrefixMode> {
+        [PrefixMode::Conditional, PrefixMode::Always, PrefixMode::Never]
+            .into_iter()
+            .find(|m| m.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for PrefixMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -195,6 +195,13 @@ const OUT_OF_REACH: &[(&str, &str)] = &[
     ("reserved-variable-bind", "a capability document"),
     ("bind-key-pattern", "a capability document"),
     ("tool-conflict-mcp", "capability documents"),
+    ("prompt-conflict-never", "capability documents"),
+    ("resource-conflict-never", "capability documents"),
+    ("mcp-name-collision-qualified", "capability documents"),
+    (
+        "invalid-tool-name-too-long",
+        "capability documents, and the names of capabilities",
+    ),
     ("metrics-needed-canary", "a capability document's control adapter"),
     ("duplicate-key-capability", "YAML itself: JSON has no duplicate keys"),
     ("duplicate-key-environment", "YAML itself: JSON has no duplicate keys"),

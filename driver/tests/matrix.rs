@@ -193,7 +193,7 @@ fn each_mesh_admits_exactly_the_graphs_edges() {
                 .expose
                 .rest_path
                 .is_some()
-                || !cap.gateway.mcp_tools.is_empty();
+                || cap.gateway.mcp_routed();
             if exposed {
                 expected.insert("skipper-gateway".into());
             }

@@ -73,6 +73,11 @@ pub struct DocumentExpose {
     pub telemetry: telemetry::ControlTelemetry,
     /// The tool names of an MCP adapter.
     pub tools: Vec<Spanned<String>>,
+    /// The prompt names of an MCP adapter.
+    pub prompts: Vec<Spanned<String>>,
+    /// The `uri` of each resource of an MCP adapter (a static directory's base, or a
+    /// template such as `ships://{id}`), in document order.
+    pub resources: Vec<Spanned<String>>,
     pub span: Span,
 }
 

@@ -532,12 +532,18 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
         ExposeKind::Control => super::telemetry::decode(dec, &f),
         _ => super::telemetry::ControlTelemetry::default(),
     };
-    let tools = match (kind, f.get("tools")) {
+    let mut names = |key: &str| match (kind, f.get(key)) {
         (ExposeKind::Mcp, Some(t)) => dec
-            .named_entries(t, &f.path_of("tools"))
+            .named_entries(t, &f.path_of(key))
             .into_iter()
             .map(|(name, _)| name)
             .collect(),
+        _ => Vec::new(),
+    };
+    let tools = names("tools");
+    let prompts = names("prompts");
+    let resources = match (kind, f.get("resources")) {
+        (ExposeKind::Mcp, Some(r)) => mcp_resources(dec, r, &f.path_of("resources")),
         _ => Vec::new(),
     };
     // Only the scheme is kept: the rest of an authentication block may hold
@@ -556,8 +562,46 @@ fn check_expose(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentEx
         reload,
         telemetry,
         tools,
+        prompts,
+        resources,
         span: dec.head(node.span),
     })
+}
+
+/// The keys of an MCP resource (the Ikanos schema's `McpResource`, which allows no others).
+const MCP_RESOURCE_KEYS: &[&str] = &[
+    "display",
+    "uri",
+    "description",
+    "mimeType",
+    "binary",
+    "call",
+    "with",
+    "steps",
+    "mappings",
+    "outputParameters",
+    "location",
+];
+
+/// The `uri` of each resource of an MCP adapter: what the MCP gateway routes (and, when
+/// several capabilities declare resources, prefixes). The schema requires it.
+fn mcp_resources(dec: &mut Decoder, node: &Node, path: &str) -> Vec<Spanned<String>> {
+    let mut uris = Vec::new();
+    for (name, resource) in dec.named_entries(node, path) {
+        let rpath = format!("{path}.{}", name.value);
+        let Some(f) = dec.map(resource, &rpath, MCP_RESOURCE_KEYS) else {
+            continue;
+        };
+        let uri = dec
+            .required(
+                &f,
+                "uri",
+                "say which URI clients read the resource at, e.g. `uri: data://ships/{imo}`",
+            )
+            .and_then(|n| dec.string(n, &f.path_of("uri")));
+        uris.extend(uri);
+    }
+    uris
 }
 
 fn check_consume(dec: &mut Decoder, node: &Node, path: &str) -> Option<DocumentConsume> {

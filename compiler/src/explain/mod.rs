@@ -11,6 +11,7 @@
 
 mod class;
 mod document;
+mod mcp;
 mod render;
 mod settings;
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub const SECTIONS: &[&str] = &[
     "mtls",
     "binds",
     "exposes",
+    "mcp",
 ];
 
 /// One capability in one environment, explained.
@@ -110,6 +112,8 @@ pub enum Kind {
     Stdlib,
     /// The manifest's `defaults`.
     Defaults,
+    /// A fleet-wide section of the manifest other than `defaults` (`gateway`).
+    Fleet,
     /// `capabilities.<name>`.
     Capability,
     /// `environments.<env>`.
@@ -229,6 +233,7 @@ pub fn explain(
     settings.extend(document::binds(&cx).into_iter().map(|s| ("binds", s)));
     settings.extend(document::exposes(&cx).into_iter().map(|s| ("exposes", s)));
     settings.push(("observability", document::metrics(&cx)));
+    settings.extend(mcp::settings(&cx).into_iter().map(|s| ("mcp", s)));
     let sections = SECTIONS
         .iter()
         .map(|name| Section {

@@ -1,5 +1,6 @@
 //! Reading `naftiko.fleet.yaml` into [`Manifest`].
 
+use super::gateway::decode_gateway;
 use super::gitops::decode_gitops;
 use super::regions::{check_clusters, decode_regions};
 use super::settings::{CLASS_KEYS, SETTINGS_KEYS, decode_class, decode_settings};
@@ -23,6 +24,7 @@ const TOP_KEYS: &[&str] = &[
     "environments",
     "warden",
     "gitops",
+    "gateway",
 ];
 
 /// Decodes the manifest's root node. Returns `None` only when the file is not usable at
@@ -93,6 +95,7 @@ pub fn decode_manifest(dec: &mut Decoder, root: &Node, source: SourceId, dir: &P
     };
     let warden = top.get("warden").and_then(|n| decode_warden(dec, n));
     let gitops = top.get("gitops").and_then(|n| decode_gitops(dec, n));
+    let gateway = top.get("gateway").map(|n| decode_gateway(dec, n, "gateway"));
     Some(Manifest {
         source,
         dir: dir.to_path_buf(),
@@ -104,6 +107,7 @@ pub fn decode_manifest(dec: &mut Decoder, root: &Node, source: SourceId, dir: &P
         environments,
         warden,
         gitops,
+        gateway,
     })
 }
 
@@ -244,6 +248,7 @@ const ENVIRONMENT_KEYS: &[&str] = &[
     "promoteFrom",
     "binds",
     "overrides",
+    "gateway",
 ];
 
 fn decode_environments(dec: &mut Decoder, node: &Node) -> Vec<EnvironmentDecl> {
@@ -289,6 +294,7 @@ fn decode_environments(dec: &mut Decoder, node: &Node) -> Vec<EnvironmentDecl> {
             .get("overrides")
             .map(|n| decode_overrides(dec, n, &f.path_of("overrides")))
             .unwrap_or_default();
+        let gateway = f.get("gateway").map(|n| decode_gateway(dec, n, &f.path_of("gateway")));
         let settings = decode_settings(dec, &f);
         out.push(EnvironmentDecl {
             span: dec.head(name.span),
@@ -301,6 +307,7 @@ fn decode_environments(dec: &mut Decoder, node: &Node) -> Vec<EnvironmentDecl> {
             binds,
             overrides,
             settings,
+            gateway,
         });
     }
     out

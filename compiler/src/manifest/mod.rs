@@ -2,6 +2,7 @@
 //! value keeps its span. Resolution (`crate::resolve`) turns it into the model.
 
 mod decode;
+mod gateway;
 mod gitops;
 mod mtls;
 mod regions;
@@ -29,6 +30,8 @@ pub struct Manifest {
     pub environments: Vec<EnvironmentDecl>,
     pub warden: Option<WardenDecl>,
     pub gitops: Option<GitopsDecl>,
+    /// `gateway:`: the fleet's gateway settings, which an environment's own replace.
+    pub gateway: Option<GatewayDecl>,
 }
 
 impl Manifest {
@@ -83,6 +86,15 @@ pub struct EnvironmentDecl {
     pub binds: Vec<BindDecl>,
     pub overrides: Vec<OverrideDecl>,
     pub settings: Settings,
+    /// `environments.<env>.gateway`: replaces the fleet's `gateway:` settings it names.
+    pub gateway: Option<GatewayDecl>,
+}
+
+/// `gateway:` (top level, or of one environment).
+#[derive(Clone, Debug, Default)]
+pub struct GatewayDecl {
+    /// `gateway.mcp.prefix`: how public MCP names are made.
+    pub mcp_prefix: Option<Spanned<crate::routes::PrefixMode>>,
 }
 
 /// One region of a multi-region environment: `regions: { eu-west-1: { cluster: URL } }`,

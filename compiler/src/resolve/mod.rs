@@ -8,6 +8,7 @@ mod classes;
 mod gateway;
 mod gitops;
 mod limits;
+mod mcp_names;
 mod mtls;
 mod stores;
 mod telemetry;
@@ -60,6 +61,7 @@ pub fn resolve(
         }
     }
     let gitops = gitops::spec(manifest, diags);
+    gateway::check_conflicts(manifest, diags);
     // By name: a fleet may have thousands of capabilities, looked up once per environment.
     let decls: HashMap<&str, &CapabilityDecl> = manifest
         .capabilities
@@ -114,7 +116,7 @@ pub fn resolve(
         let env_settings = layered(&[&stdlib.defaults, &manifest.defaults, &env.settings]);
         let mesh = value(&env_settings.mesh, Mesh::Native);
         mtls::check_unused(env, mesh, diags);
-        gateway::check_conflicts(manifest, &selected, diags);
+        gateway::with_names(&mut capabilities, mcp_names::names(manifest, env, &selected, diags));
         environments.push(ResolvedEnvironment {
             name: env.name.value.clone(),
             namespace: env.namespace.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
@@ -146,6 +148,7 @@ pub fn resolve(
             production: is_production(manifest, env),
             warden: None,
             gitops: gitops.clone(),
+            mcp_prefix: mcp_names::prefix_mode(manifest, env),
         });
     }
     if diags.has_errors() {
@@ -490,7 +493,7 @@ fn resolve_capability(
         },
         dependents: graph.dependents(name),
         called_ports: graph.called_ports(name),
-        gateway: gateway::spec(decl, &loaded.document, &prepared.exposes),
+        gateway: gateway::spec(decl, &loaded.document),
         mtls,
         hot_reload: loaded.document.exposes.iter().any(|e| e.reload),
         document,

@@ -10,6 +10,7 @@
 // The types are never built: they only carry a shape for `JsonSchema`.
 #![allow(dead_code)]
 
+mod gateway;
 mod gitops;
 mod settings;
 mod stores;
@@ -18,6 +19,7 @@ mod values;
 pub use stores::described as store_key_described;
 pub use values::{duration_at_least, int_at_least};
 
+use gateway::Gateway;
 use gitops::Gitops;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -74,6 +76,8 @@ struct FleetManifest {
     warden: Option<Warden>,
     /// Argo CD or Flux wiring of the rendered output.
     gitops: Option<Gitops>,
+    /// The fleet's gateways: how the MCP gateway names the tools, prompts and resources it merges. An environment's `gateway` replaces what it sets.
+    gateway: Option<Gateway>,
 }
 
 /// The fleet's identity.
@@ -141,6 +145,8 @@ struct Environment {
     binds: Option<Named<String, Bind>>,
     /// Settings and binds of one capability in this environment, by capability.
     overrides: Option<Named<String, Override>>,
+    /// This environment's gateway settings, replacing the fleet's `gateway` where set.
+    gateway: Option<Gateway>,
     #[serde(flatten)]
     settings: EnvironmentSettings,
 }

@@ -55,7 +55,7 @@ pub fn pod_annotations(cap: &ResolvedCapability) -> BTreeMap<String, String> {
 fn registered_ports(cap: &ResolvedCapability) -> Vec<&ExposeSpec> {
     let through_gateway = |e: &ExposeSpec| match e.kind {
         ExposeKind::Rest => cap.gateway.rest_path.is_some(),
-        ExposeKind::Mcp => cap.gateway.mcp && !cap.gateway.mcp_tools.is_empty(),
+        ExposeKind::Mcp => cap.gateway.mcp_routed(),
         ExposeKind::Skill | ExposeKind::Control => false,
     };
     let app = cap.exposes.iter().filter(|e| e.kind != ExposeKind::Control);
