@@ -15,16 +15,7 @@ use skipper_test_support::cluster::TestCluster;
 use skipper_test_support::deploy;
 use std::time::Duration;
 
-/// The Secrets the example's dev binds name (`k8s-secret://NAME` in the manifest), shaped
-/// as the engine reads them: one key per provider key (the right-hand side of each
-/// document bind's `keys`). Written from the capability documents, not from Skipper's
-/// output, so a Deployment reading other keys or variables is caught.
-const DEV_BIND_SECRETS: &[(&str, &[&str])] = &[
-    ("registry-dev", &["registry-bearer-token", "registry-api-version"]),
-    ("dockyard-dev", &["dockyard-api-key"]),
-    ("mcp-dev", &["mcp-server-token"]),
-    ("gateway-dev", &["gateway-token"]),
-];
+use deploy::EXAMPLE_DEV_BIND_SECRETS as DEV_BIND_SECRETS;
 
 fn dev_tree() -> tempfile::TempDir {
     rendered_example()

@@ -86,7 +86,13 @@ for tree, capabilities in sorted(trees(rendered).items()):
             assert namespace == app["spec"]["destination"]["namespace"], f"{tree}: {o['kind']} in {namespace}"
         checked += 1
     assert waves["Namespace"] == {"-2"}, waves
-    assert all(waves.get(k, {"0"}) == {"0"} for k in ("Deployment", "Capability", "Rollout")), waves
+    assert all(waves.get(k, {"0"}) == {"0"} for k in ("Capability", "Rollout")), waves
+    # The fleet's gateway (the router that programs the wave's Gateway) is in the fleet
+    # layer's wave; every capability's Deployment in wave 0.
+    deployments = {o["metadata"]["name"]: (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", "0")
+                   for o in objects if o["kind"] == "Deployment"}
+    assert deployments.pop("skipper-gateway") == "-2", deployments
+    assert set(deployments.values()) <= {"0"}, deployments
     assert project["spec"]["destinations"] == [app["spec"]["destination"]]
     assert project["spec"]["sourceRepos"] == [app["spec"]["source"]["repoURL"]]
 print(checked)

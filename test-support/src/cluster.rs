@@ -1,7 +1,8 @@
 //! The test cluster: a real Kubernetes control plane (etcd, kube-apiserver,
 //! kube-controller-manager, kube-scheduler at the versions `scripts/testenv` pins) with
 //! kwok's fake nodes and the test bed's pod runner, which runs every engine container as
-//! the engine double (`test-support/testbed/`). One cluster per test binary, started on
+//! the engine double and `skipper-gateway` containers as the binary [`GATEWAY_BIN`] names
+//! (`test-support/testbed/`). One cluster per test binary, started on
 //! first use by `scripts/testenv up` and stopped when the binary exits (an `atexit`
 //! handler, and the script's watchdog should the process be killed); each test takes a
 //! fresh namespace.
@@ -26,7 +27,17 @@ pub struct TestCluster {
     /// The directory of the test bed's binaries (etcd, kube-*, kubectl, kwok, opa,
     /// prometheus, promtool).
     pub bin: PathBuf,
+    /// The `skipper-gateway` binary the pod runner runs for the gateway's image, when this
+    /// test binary gave one ([`TestCluster::start_with_gateway`]).
+    pub gateway: Option<PathBuf>,
 }
+
+/// The variable naming the `skipper-gateway` binary the pod runner runs for the gateway's
+/// image (test-support/testbed/runner/images.py), set for `scripts/testenv up` from
+/// [`TestCluster::start_with_gateway`].
+pub const GATEWAY_BIN: &str = "SKIPPER_TESTBED_GATEWAY_BIN";
+
+static GATEWAY: OnceLock<PathBuf> = OnceLock::new();
 
 static CLUSTER: OnceLock<Result<TestCluster, String>> = OnceLock::new();
 static NAMESPACES: AtomicU32 = AtomicU32::new(0);
@@ -89,11 +100,32 @@ impl TestCluster {
         }
     }
 
+    /// [`TestCluster::start`], with the pod runner running `skipper-gateway` pods as
+    /// `gateway` (tests in runtime/ pass `env!("CARGO_BIN_EXE_skipper-gateway")`). Only the
+    /// first start of a test binary decides: call it before any plain `start()`.
+    pub fn start_with_gateway(gateway: &Path) -> Option<&'static TestCluster> {
+        let _ = GATEWAY.set(gateway.to_path_buf());
+        let cluster = TestCluster::start()?;
+        assert!(
+            cluster.gateway.is_some(),
+            "the cluster started before the gateway binary was given"
+        );
+        Some(cluster)
+    }
+
     fn launch(bin: PathBuf) -> Result<TestCluster, String> {
         let started = Instant::now();
         let dir = std::env::temp_dir().join(format!("skipper-testenv-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let output = Command::new(workspace().join("scripts/testenv"))
+        let mut up = Command::new(workspace().join("scripts/testenv"));
+        // The pod runner runs `skipper-gateway` pods with the binary this names; unset,
+        // those pods fail with ErrImagePull saying so.
+        let gateway = GATEWAY.get().cloned();
+        match &gateway {
+            Some(bin) => up.env(GATEWAY_BIN, bin),
+            None => up.env_remove(GATEWAY_BIN),
+        };
+        let output = up
             .arg("up")
             .arg(&dir)
             .env("SKIPPER_TESTENV_OWNER_PID", std::process::id().to_string())
@@ -121,6 +153,7 @@ impl TestCluster {
             kubeconfig: dir.join("kubeconfig"),
             dir,
             bin,
+            gateway,
         };
         cluster.check_crds()?;
         eprintln!(

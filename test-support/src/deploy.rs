@@ -31,8 +31,37 @@ pub fn tree_objects(cluster: &TestCluster, tree: &Path, namespace: &str, retag: 
     }
     std::fs::write(overlay.path().join("kustomization.yaml"), kustomization).expect("an overlay");
     let yaml = cluster.kubectl_ok(&["kustomize", &overlay.path().to_string_lossy()], None);
-    objects_of(cluster, yaml.as_bytes())
+    let mut objects = objects_of(cluster, yaml.as_bytes());
+    if cluster.gateway.is_none() {
+        // Without a gateway binary its pods could only fail to pull; the fleet's gateway
+        // runs in the tests of runtime/, which give it (`start_with_gateway`).
+        let before = objects.len();
+        objects.retain(|o| !is_gateway_deployment(o));
+        if objects.len() != before {
+            eprintln!(
+                "{}: the skipper-gateway Deployment is left out (this test binary runs no gateway)",
+                tree.display()
+            );
+        }
+    }
+    objects
 }
+
+/// The fleet's `skipper-gateway` Deployment (targets/routing `front_door`).
+pub fn is_gateway_deployment(object: &Value) -> bool {
+    object["kind"] == "Deployment" && object["metadata"]["name"] == skipper_compiler::naming::GATEWAY_SERVICE_ACCOUNT
+}
+
+/// The Secrets the example's dev binds name (`k8s-secret://NAME` in its manifest), shaped
+/// as the engine reads them: one key per provider key (the right-hand side of each
+/// document bind's `keys`). Written from the capability documents, not from Skipper's
+/// output, so a Deployment reading other keys or variables is caught.
+pub const EXAMPLE_DEV_BIND_SECRETS: &[(&str, &[&str])] = &[
+    ("registry-dev", &["registry-bearer-token", "registry-api-version"]),
+    ("dockyard-dev", &["dockyard-api-key"]),
+    ("mcp-dev", &["mcp-server-token"]),
+    ("gateway-dev", &["gateway-token"]),
+];
 
 /// YAML documents as kubectl reads them, in kubectl's JSON (a client-side dry run of
 /// `create`, which parses without contacting the server).

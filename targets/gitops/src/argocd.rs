@@ -25,6 +25,11 @@ pub const CLUSTER_KINDS: &[(&str, &str)] = &[
     ("", "Namespace"),
     ("external-secrets.io", "ClusterSecretStore"),
     ("naftiko.io", "CapabilityClass"),
+    // The built-in router of a native environment (targets/routing `front_door`): its
+    // GatewayClass, and the ClusterRole (its own class only) and binding it reads it with.
+    ("gateway.networking.k8s.io", "GatewayClass"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
 ];
 
 /// One sync wave: the objects `selector` (and `kind`) match are applied at `wave`;

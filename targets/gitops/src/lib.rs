@@ -89,7 +89,7 @@ impl Workload {
 
 impl Target for Gitops {
     const NAME: &'static str = "gitops";
-    const VERSION: &'static str = "2";
+    const VERSION: &'static str = "3";
     const FLEET_DIR: &'static str = GITOPS_DIR;
     type FleetInput = GitopsInput;
 

@@ -8,6 +8,7 @@
 //! (`gateway-routes.json`), and what the mesh needs once per namespace.
 
 mod consul;
+pub mod front_door;
 mod istio;
 mod linkerd;
 mod native;
@@ -21,7 +22,8 @@ use skipper_compiler::model::{EnvContext, ExposeKind, ExposeSpec, Mesh, Resolved
 use skipper_compiler::naming;
 use skipper_compiler::target::{Artifact, RenderError, Target};
 
-pub use table::{GatewayRoutes, RoutingFleetInput};
+pub use skipper_compiler::routes::GatewayRoutes;
+pub use table::RoutingFleetInput;
 
 pub struct Routing;
 
@@ -52,8 +54,10 @@ pub fn callers(cap: &ResolvedCapability) -> Vec<Caller> {
     callers
 }
 
+/// The REST gateway has a prefix for `cap`, or the MCP gateway lists some of its tools,
+/// prompts or resources.
 pub fn exposed_through_gateway(cap: &ResolvedCapability) -> bool {
-    cap.gateway.rest_path.is_some() || (cap.gateway.mcp && !cap.gateway.mcp_tools.is_empty())
+    cap.gateway.rest_path.is_some() || cap.gateway.mcp_routed()
 }
 
 /// The ports callers use (every adapter but the control port).
@@ -86,7 +90,8 @@ fn object(file: &str, value: &Value) -> Result<Artifact, RenderError> {
 
 impl Target for Routing {
     const NAME: &'static str = "routing";
-    const VERSION: &'static str = "2";
+    /// 3: the gateways' table is routing table format 3 (`skipper_compiler::routes`).
+    const VERSION: &'static str = "3";
     type FleetInput = RoutingFleetInput;
 
     fn fleet_input(&self, env: &ResolvedEnvironment) -> RoutingFleetInput {
@@ -120,6 +125,9 @@ impl Target for Routing {
             .collect::<Result<Vec<_>, _>>()?;
         let table = skipper_compiler::emit::canonical_json(&input.routes(ctx))
             .map_err(RenderError::serialize("the gateway routes"))?;
+        for (file, value) in front_door::objects(ctx, &table) {
+            files.push(object(&file, &value)?);
+        }
         files.push(Artifact::file("gateway-routes.json", table.into_bytes()));
         Ok(files)
     }

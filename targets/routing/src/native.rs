@@ -9,9 +9,6 @@ use skipper_compiler::model::{EnvContext, ExposeKind, ResolvedCapability, Strate
 use skipper_compiler::naming::{self, FLEET_GATEWAY};
 use std::collections::BTreeMap;
 
-/// The GatewayClass the fleet's Gateway asks for.
-pub const GATEWAY_CLASS: &str = "skipper";
-
 pub fn capability(ctx: &EnvContext, cap: &ResolvedCapability) -> Vec<(String, Value)> {
     let mut objects = vec![(file("networkpolicy", None), network_policy(ctx, cap))];
     if let Some(route) = http_route(ctx, cap) {
@@ -126,9 +123,7 @@ fn gateway_ports(cap: &ResolvedCapability) -> Vec<u16> {
     let port = |kind| cap.exposes.iter().find(|e| e.kind == kind).map(|e| e.port);
     let mut ports: Vec<u16> = [
         cap.gateway.rest_path.as_ref().and_then(|_| port(ExposeKind::Rest)),
-        (cap.gateway.mcp && !cap.gateway.mcp_tools.is_empty())
-            .then(|| port(ExposeKind::Mcp))
-            .flatten(),
+        cap.gateway.mcp_routed().then(|| port(ExposeKind::Mcp)).flatten(),
     ]
     .into_iter()
     .flatten()
@@ -138,14 +133,5 @@ fn gateway_ports(cap: &ResolvedCapability) -> Vec<u16> {
 }
 
 pub fn fleet(ctx: &EnvContext) -> Vec<(String, Value)> {
-    let gateway = json!({
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "Gateway",
-        "metadata": { "name": FLEET_GATEWAY, "namespace": ctx.namespace, "labels": naming::fleet_labels(ctx) },
-        "spec": {
-            "gatewayClassName": GATEWAY_CLASS,
-            "listeners": [{ "name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": { "namespaces": { "from": "Same" } } }],
-        },
-    });
-    vec![(file("gateway", None), gateway)]
+    vec![(file("gateway", None), super::front_door::gateway(ctx))]
 }
