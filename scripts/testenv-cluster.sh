@@ -8,6 +8,8 @@
 # SKIPPER_TESTENV_OWNER_PID: when that process ends, a watchdog runs `down DIR` (the Rust
 # harness sets it, so a test binary that exits or is killed leaves nothing running).
 # SKIPPER_TESTENV_NODES: how many fake nodes (default 1).
+# SKIPPER_TESTBED_GATEWAY_BIN: the skipper-gateway binary the pod runner runs for the
+# gateway's image; nothing here filters the environment, so the runner inherits it.
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

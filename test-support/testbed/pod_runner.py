@@ -4,6 +4,9 @@ each one (runner/pod.py) until it is deleted. Started and stopped by `scripts/te
 up/down`; its own log is DIR/logs/pod-runner.log.
 
     pod_runner.py --kubeconfig DIR/kubeconfig --pods DIR/pods --engine engine_double.py
+
+Containers of skipper-gateway's image run the binary named by SKIPPER_TESTBED_GATEWAY_BIN
+in this process's environment (runner/images.py); without it they fail as ErrImagePull.
 """
 
 import argparse
@@ -17,7 +20,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from runner.kube import ApiError, Kube  # noqa: E402
+from runner.kube import ApiError, Kube, ObjectCache  # noqa: E402
 from runner.pod import PodWorker  # noqa: E402
 
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
@@ -68,8 +71,9 @@ class Events:
 
 
 class Runner:
-    def __init__(self, kube, pods_dir, engine):
+    def __init__(self, kube, pods_dir, engine, objects=None):
         self.kube, self.pods_dir, self.engine = kube, pods_dir, engine
+        self.objects = objects
         self.events = Events(kube)
         self.workers = {}
         self.fake_nodes = set()
@@ -93,7 +97,7 @@ class Runner:
             worker.stop()
             del self.workers[uid]
         elif worker is None and ours and not gone and status.get("podIP"):
-            worker = PodWorker(self.kube, pod, self.pods_dir, self.engine, self.events)
+            worker = PodWorker(self.kube, pod, self.pods_dir, self.engine, self.events, self.objects)
             self.workers[uid] = worker
             print(f"running pod {meta['namespace']}/{meta['name']} on {node} at {status['podIP']}", flush=True)
             worker.start()
@@ -151,7 +155,13 @@ def main():
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runner = Runner(Kube(args.kubeconfig), os.path.abspath(args.pods), os.path.abspath(args.engine))
+    gateway_bin = os.environ.get("SKIPPER_TESTBED_GATEWAY_BIN")
+    print(f"skipper-gateway image: {'runs ' + gateway_bin if gateway_bin else 'not runnable (SKIPPER_TESTBED_GATEWAY_BIN unset)'}",
+          flush=True)
+    kube = Kube(args.kubeconfig)
+    objects = ObjectCache(kube)
+    objects.start(stop)
+    runner = Runner(kube, os.path.abspath(args.pods), os.path.abspath(args.engine), objects)
     watcher = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     watcher.start()
     while not stop.is_set():

@@ -9,6 +9,7 @@ import json
 import os
 import ssl
 import tempfile
+import sys
 import threading
 import urllib.parse
 
@@ -29,6 +30,8 @@ class Kube:
         context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
         cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
         user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+        # The API server's URL as this host reaches it (pods get it in their kubeconfig).
+        self.server = cluster["server"]
         url = urllib.parse.urlparse(cluster["server"])
         self.host, self.port = url.hostname, url.port or 443
         self.timeout = timeout
@@ -150,3 +153,66 @@ class Kube:
             content_type="application/apply-patch+yaml",
             query={"fieldManager": manager, "force": "true"},
         )
+
+
+class ObjectCache:
+    """Every ConfigMap and Secret, kept current by a list and a watch: how a kubelet's
+    watch-based manager (configMapAndSecretChangeDetectionStrategy: Watch) sees them, so
+    resyncing mounted volumes each second costs no API request. Objects the cache has
+    not seen (not listed yet, or created a moment ago) are read from the API."""
+
+    KINDS = {"configmaps": "config_map", "secrets": "secret"}
+    # List items carry no `kind`; podspec._decoded needs it (a Secret's data is base64).
+    OBJECT_KINDS = {"configmaps": "ConfigMap", "secrets": "Secret"}
+
+    def __init__(self, kube):
+        self.kube = kube
+        self.objects = {kind: {} for kind in self.KINDS}
+        self.synced = {kind: threading.Event() for kind in self.KINDS}
+        self.lock = threading.Lock()
+
+    def start(self, stop):
+        for kind in self.KINDS:
+            threading.Thread(target=self._run, args=(kind, stop), daemon=True, name=f"cache {kind}").start()
+
+    def _run(self, kind, stop):
+        path = f"/api/v1/{kind}"
+        while not stop.is_set():
+            try:
+                listing = self.kube.get(path)
+                with self.lock:
+                    self.objects[kind] = {_key(o): dict(o, kind=self.OBJECT_KINDS[kind]) for o in listing["items"]}
+                self.synced[kind].set()
+                for event in self.kube.watch(path, listing["metadata"]["resourceVersion"]):
+                    if stop.is_set():
+                        return
+                    if event["type"] == "ERROR":
+                        break  # e.g. 410 Gone: list again
+                    if event["type"] == "BOOKMARK":
+                        continue
+                    with self.lock:
+                        if event["type"] == "DELETED":
+                            self.objects[kind].pop(_key(event["object"]), None)
+                        else:
+                            self.objects[kind][_key(event["object"])] = dict(event["object"], kind=self.OBJECT_KINDS[kind])
+            except (ApiError, OSError, ValueError) as error:
+                print(f"cache {kind}: {error}; listing again", file=sys.stderr, flush=True)
+                stop.wait(1)
+
+    def _get(self, kind, namespace, name):
+        if self.synced[kind].is_set():
+            with self.lock:
+                found = self.objects[kind].get((namespace, name))
+            if found is not None:
+                return found
+        return getattr(self.kube, self.KINDS[kind])(namespace, name)
+
+    def secret(self, namespace, name):
+        return self._get("secrets", namespace, name)
+
+    def config_map(self, namespace, name):
+        return self._get("configmaps", namespace, name)
+
+
+def _key(obj):
+    return obj["metadata"].get("namespace"), obj["metadata"]["name"]

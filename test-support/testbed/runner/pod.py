@@ -1,5 +1,7 @@
 """One pod on a fake node, run the way a kubelet runs it: each engine container as an
-engine-double process bound to the pod's IP, its output written as the container log in
+engine-double process bound to the pod's IP, each skipper-gateway container as the local
+build of the gateway with its view translated to this host (gateway.py), its volumes kept
+current (volumes.py), its output written as the container log in
 the CRI format (which kwok's server reads for `kubectl logs`), its probes run against it,
 restarts with the kubelet's back-off, and the pod's status written from what the probes
 see. Semantics follow kubernetes.io "Pod Lifecycle" and "Configure Liveness, Readiness and
@@ -15,7 +17,8 @@ import sys
 import threading
 import time
 
-from . import podspec
+from . import gateway, images, podspec, volumes
+from .kube import ApiError
 
 # The kubelet's crash-loop back-off: 10 s doubling to 5 min (kubelet's
 # initialBackOff/maxBackOff). TESTBED_BACKOFF_SCALE shrinks it for tests that wait on it.
@@ -127,9 +130,11 @@ class Container:
 class PodWorker(threading.Thread):
     """Runs one pod until it is deleted; `stop()` ends it (SIGTERM, then SIGKILL)."""
 
-    def __init__(self, kube, pod, pods_dir, engine, events):
+    def __init__(self, kube, pod, pods_dir, engine, events, objects=None):
         super().__init__(daemon=True, name=f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']}")
         self.kube, self.pod, self.engine, self.events = kube, pod, engine, events
+        # Where volume resyncs read ConfigMaps and Secrets (the runner's watch cache).
+        self.objects = objects or kube
         meta = pod["metadata"]
         self.namespace, self.pod_name, self.uid = meta["namespace"], meta["name"], meta["uid"]
         self.dir = os.path.join(pods_dir, f"{self.namespace}_{self.pod_name}_{self.uid}")
@@ -138,6 +143,9 @@ class PodWorker(threading.Thread):
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.last_patch = None
+        self.volumes = None
+        self.mounted = False  # every volume was set up once (the containers may start)
+        self.mount_errors = set()
         self.volume_error = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -151,26 +159,42 @@ class PodWorker(threading.Thread):
             self._kill_all()
 
     def _run(self):
-        volumes = os.path.join(self.dir, "volumes")
+        self.volumes = volumes.Volumes(self.kube, os.path.join(self.dir, "volumes"))
         while not self.stopping.is_set():
-            try:
-                podspec.prepare_volumes(self.kube, self.pod, volumes)
-                self.volume_error = None
+            if self._sync_volumes(self.kube):
                 break
-            except podspec.MountError as error:
-                if self.volume_error != str(error):
-                    self.volume_error = str(error)
-                    self.events.warn(self.pod, "FailedMount", f"MountVolume.SetUp failed {error}")
-                self._publish()
-                self.stopping.wait(2)
+            self._publish()
+            self.stopping.wait(2)
         for c in self.containers:
-            self._start(c, volumes)
+            self._start(c)
+        next_sync = time.monotonic() + volumes.SYNC_SECONDS
         while not self.stopping.is_set():
             t = time.monotonic()
+            if t >= next_sync:
+                self._sync_volumes(self.objects)
+                next_sync = t + volumes.SYNC_SECONDS
             for c in self.containers:
-                self._tick(c, t, volumes)
+                self._tick(c, t)
             self._publish()
             self.stopping.wait(0.2)
+
+    def _sync_volumes(self, objects):
+        """Sets up or refreshes the volumes; True when every one is set up. A volume that
+        fails keeps its last content; each new error is a FailedMount event, as the
+        kubelet posts them."""
+        updated, errors = self.volumes.sync(self.pod, objects)
+        if self.mounted:
+            for name in updated:
+                print(f"{self.name}: volume {name} updated (..data swapped)", flush=True)
+        for error in errors:
+            if error not in self.mount_errors:
+                self.events.warn(self.pod, "FailedMount", f"MountVolume.SetUp failed {error}")
+        self.mount_errors = set(errors)
+        if not self.mounted:
+            # Until the first complete setup the pod is not ready to start containers.
+            self.volume_error = "; ".join(errors) or None
+            self.mounted = not errors
+        return not errors
 
     def stop(self):
         self.stopping.set()
@@ -191,8 +215,8 @@ class PodWorker(threading.Thread):
 
     # -- containers -------------------------------------------------------------------
 
-    def _start(self, c, volumes):
-        problem = podspec.image_problem(c.spec.get("image", ""))
+    def _start(self, c):
+        pulled, problem = images.pull(c.spec.get("image", ""))
         if problem:
             reason, message = problem
             if c.waiting[0] not in ("ErrImagePull", "ImagePullBackOff"):
@@ -201,10 +225,7 @@ class PodWorker(threading.Thread):
             c.restart_at = time.monotonic() + 5
             return
         try:
-            podspec.check_non_root(self.pod, c.spec)
-            env = podspec.environment(self.kube, self.pod, c.spec)
-            document = podspec.engine_arguments(c.spec, env)
-            root, workdir = podspec.container_root(self.dir, c.spec, volumes)
+            argv, executable, env, workdir = self._command(c, pulled)
         except podspec.ConfigError as error:
             if c.waiting != ("CreateContainerConfigError", str(error)):
                 self.events.warn(self.pod, "Failed", f"Error: {error}")
@@ -215,13 +236,20 @@ class PodWorker(threading.Thread):
         # The new instance's log becomes the current one only now: during a crash-loop
         # back-off `kubectl logs` shows the instance that died, as on a node.
         self._register_logs()
-        # The process sees exactly the pod's environment (no variable of the runner's
-        # leaks in); -E -s keep the pod's variables away from Python itself.
-        argv = [sys.executable, "-E", "-s", self.engine, "serve", document, "--root", root, "--pod-ip", self.pod_ip]
-        c.process = subprocess.Popen(
-            argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
-        )
+        try:
+            c.process = subprocess.Popen(
+                argv, executable=executable, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )
+        except OSError as error:
+            # The runtime could not start the process (the kubelet's RunContainerError).
+            log.close()
+            message = f"failed to start container {c.name!r}: {error}"
+            if c.waiting != ("RunContainerError", message):
+                self.events.warn(self.pod, "Failed", f"Error: {message}")
+            c.waiting = ("RunContainerError", message)
+            c.restart_at = time.monotonic() + 5
+            return
         for stream, name in ((c.process.stdout, "stdout"), (c.process.stderr, "stderr")):
             threading.Thread(target=_pump, args=(stream, name, log), daemon=True).start()
         c.started_at = now()
@@ -234,10 +262,44 @@ class PodWorker(threading.Thread):
             probe.schedule(t)
         self.events.normal(self.pod, "Started", f"Started container {c.name}")
 
-    def _tick(self, c, t, volumes):
+    def _command(self, c, pulled):
+        """(argv, executable, environment, working directory) of the container's process;
+        ConfigError for what the kubelet would refuse or the test bed cannot run."""
+        image = pulled.image
+        images.check_non_root(self.pod, c.spec, image)
+        env = podspec.environment(self.kube, self.pod, c.spec, self._service_env())
+        argv = images.command_line(c.spec, env, image)
+        root, workdir, mounts = volumes.container_root(self.dir, c.spec, self.volumes.dir, image.workdir)
+        # HOME as runc sets it from the image's user, on this host (see images.Image.home):
+        # also keeps the process away from this host's ~/.kube/config.
+        env.setdefault("HOME", volumes.host_path(mounts, image.home)
+                       or os.path.normpath(os.path.join(root, image.home.lstrip("/"))))
+        if image is images.ENGINE:
+            document = images.engine_document(argv)
+            # The process sees exactly the pod's environment (no variable of the runner's
+            # leaks in); -E -s keep the pod's variables away from Python itself.
+            argv = [sys.executable, "-E", "-s", self.engine, "serve", document, "--root", root, "--pod-ip", self.pod_ip]
+            return argv, None, env, workdir
+        args = gateway.translate_arguments(images.gateway_arguments(argv), mounts, self.pod_ip)
+        if "KUBECONFIG" in env:
+            env["KUBECONFIG"] = gateway.translate_value(env["KUBECONFIG"], mounts, self.pod_ip)
+        else:
+            config = gateway.write_kubeconfig(os.path.join(c.dir, "kubeconfig"), mounts, self.kube.server)
+            if config:
+                env["KUBECONFIG"] = config
+        # argv[0] is the program's path in the image; the binary run is the local build.
+        return [images.GATEWAY.entrypoint[0], *args], pulled.binary, env, workdir
+
+    def _service_env(self):
+        try:
+            return podspec.service_env(self.kube.get_or_none("/api/v1/namespaces/default/services/kubernetes"))
+        except (ApiError, OSError) as error:
+            raise podspec.ConfigError(f"failed to list services when setting up env vars: {error}") from None
+
+    def _tick(self, c, t):
         if c.process is None:
             if c.restart_at is not None and t >= c.restart_at:
-                self._start(c, volumes)
+                self._start(c)
             return
         code = c.process.poll()
         if code is not None:
