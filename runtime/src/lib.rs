@@ -1,9 +1,11 @@
 //! Skipper's runtime side. It consumes what a build produced — the rendered tree and its
 //! `skipper.index.json` — and never parses a fleet manifest. The Capability operator and
 //! `skipper apply | status | logs` will build on it; today it opens and verifies a tree,
-//! which is what drift detection starts from.
+//! which is what drift detection starts from, and it is `skipper-gateway` ([`gateway`]),
+//! which serves a tree's `fleet/gateway-routes.json`.
 
 pub mod gateway;
+pub mod router;
 
 use skipper_compiler::derivation::content_hash;
 use skipper_compiler::index::{INDEX_FILE, Index};
