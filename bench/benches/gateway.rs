@@ -152,6 +152,8 @@ fn config(routes: &Path, listen: SocketAddr, control: SocketAddr) -> Config {
         reload_interval: Duration::from_secs(1),
         shutdown_delay: Duration::ZERO,
         drain_timeout: Duration::from_secs(5),
+        router: None,
+        mcp: Default::default(),
     }
 }
 
@@ -173,6 +175,7 @@ fn write_table(path: &Path, port: u16, generation: u32) {
         capability: "svc".into(),
         service: "svc".into(),
         port,
+        backends: Vec::new(),
     };
     let mut rest = vec![route("/svc".into())];
     rest.extend((1..=generation).map(|k| route(format!("/new{k}"))));

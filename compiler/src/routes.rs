@@ -78,6 +78,20 @@ pub struct RestRoute {
     pub capability: String,
     pub service: String,
     pub port: u16,
+    /// Weighted backends, when the route splits its traffic (the built-in router fills it
+    /// from an HTTPRoute's `backendRefs`, whose weights Argo Rollouts moves during a
+    /// canary). Empty: everything goes to `service`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<WeightedBackend>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightedBackend {
+    pub service: String,
+    pub port: u16,
+    /// Relative to the route's other backends; 0 takes no traffic.
+    pub weight: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -77,6 +77,37 @@ struct Args {
     /// Then how long requests in flight may take to finish.
     #[arg(long, value_name = "DURATION", default_value = "25s", value_parser = parse_duration)]
     drain_timeout: Duration,
+    /// Be the implementation of this GatewayClass (the built-in router of a native
+    /// environment): watch its Gateways and their HTTPRoutes in `--gateway-namespace`,
+    /// serve their rules and write their status. The API server is reached as `KUBECONFIG`
+    /// or the pod's ServiceAccount says.
+    #[arg(long, value_name = "NAME", requires = "gateway_namespace")]
+    gateway_class: Option<String>,
+    /// The namespace of the Gateway and HTTPRoutes (the environment's).
+    #[arg(long, value_name = "NAMESPACE", requires = "gateway_class")]
+    gateway_namespace: Option<String>,
+    /// Require a bearer token on `/mcp` (the MCP authorization spec's resource server):
+    /// this endpoint's canonical URI, e.g. `https://gateway.example/mcp`, the audience every
+    /// token must name. Needs `--auth-jwks`. The client's token is never sent upstream.
+    #[arg(long, value_name = "URI", requires = "auth_jwks")]
+    auth_resource: Option<String>,
+    /// The public keys tokens are signed with (a JWKS file; reread at start).
+    #[arg(long, value_name = "FILE", requires = "auth_resource")]
+    auth_jwks: Option<PathBuf>,
+    /// An authorization server whose tokens are accepted (its `iss`). Repeatable; none
+    /// accepts any issuer the keys verify.
+    #[arg(long = "auth-issuer", value_name = "URI")]
+    auth_issuers: Vec<String>,
+    /// A scope every token must carry. Repeatable.
+    #[arg(long = "auth-scope", value_name = "SCOPE")]
+    auth_scopes: Vec<String>,
+    /// An `Origin` allowed besides the request's own host (`https://app.example`).
+    /// Repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// How long a capability's MCP lists are reused before it is asked again.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    mcp_list_ttl: Duration,
     /// Log lines as JSON objects (one per line) or as text.
     #[arg(long, value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -176,6 +207,29 @@ impl Args {
             reload_interval: self.reload_interval,
             shutdown_delay: self.shutdown_delay,
             drain_timeout: self.drain_timeout,
+            mcp: skipper_runtime::gateway::mcp::McpOptions {
+                catalog_ttl: self.mcp_list_ttl,
+                allowed_origins: self.allowed_origins,
+                auth: match (&self.auth_resource, &self.auth_jwks) {
+                    (Some(resource), Some(jwks)) => Some(
+                        skipper_runtime::gateway::mcp::auth::AuthConfig::load(
+                            resource,
+                            self.auth_issuers.clone(),
+                            self.auth_scopes.clone(),
+                            jwks,
+                        )
+                        .map_err(|e| e.to_string())?,
+                    ),
+                    _ => None,
+                },
+            },
+            router: self
+                .gateway_class
+                .zip(self.gateway_namespace)
+                .map(|(gateway_class, namespace)| skipper_runtime::gateway::RouterTarget {
+                    gateway_class,
+                    namespace,
+                }),
         })
     }
 }

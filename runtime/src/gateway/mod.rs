@@ -14,7 +14,7 @@ pub mod server;
 pub mod table;
 pub mod upstream;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +31,19 @@ pub struct Shared {
     /// Bumped with every table that replaces the previous one (the MCP front announces
     /// `notifications/tools/list_changed` when it changes).
     pub generation: tokio::sync::watch::Sender<u64>,
+    /// The table as the routes file says; [`Shared::table`] is this with the built-in
+    /// router's REST routes in place of the file's, once the router has programmed any.
+    file: ArcSwap<skipper_compiler::routes::GatewayRoutes>,
+    programmed: ArcSwapOption<Programmed>,
+}
+
+/// What the built-in router serves instead of the file's REST routes: the accepted
+/// HTTPRoutes' rules, and an upstream for each route whose capability the file does not
+/// list (an HTTPRoute a user wrote beside Skipper's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Programmed {
+    pub rest: Vec<skipper_compiler::routes::RestRoute>,
+    pub upstreams: Vec<skipper_compiler::routes::Upstream>,
 }
 
 impl Shared {
@@ -44,11 +57,55 @@ impl Shared {
     /// A gateway's shared state around its first table (generation 0).
     pub fn new(table: table::Table, upstreams: upstream::Upstreams) -> Shared {
         Shared {
+            file: ArcSwap::from_pointee(table.routes.clone()),
             table: ArcSwap::from_pointee(table),
             upstreams,
             metrics: control::Metrics::default(),
             generation: tokio::sync::watch::Sender::new(0),
+            programmed: ArcSwapOption::empty(),
         }
+    }
+
+    /// A routes file read again (and checked by `Table::load`): in force from now on, under
+    /// the router's REST routes if it has programmed any. Whether the table changed.
+    pub fn install_file(&self, file: table::Table) -> Result<bool, String> {
+        self.file.store(Arc::new(file.routes));
+        self.compose()
+    }
+
+    /// The routes file as last read.
+    pub fn file_routes(&self) -> Arc<skipper_compiler::routes::GatewayRoutes> {
+        self.file.load_full()
+    }
+
+    /// The router's REST routes, in place of the file's from now on.
+    pub fn install_programmed(&self, programmed: Programmed) -> Result<bool, String> {
+        if self.programmed.load().as_deref() == Some(&programmed) {
+            return Ok(false);
+        }
+        self.programmed.store(Some(Arc::new(programmed)));
+        self.compose()
+    }
+
+    /// The file's table with the router's routes, checked, swapped in when it differs
+    /// (and the generation bumped). A table that fails its checks leaves the old one.
+    fn compose(&self) -> Result<bool, String> {
+        let mut routes = (*self.file.load_full()).clone();
+        if let Some(programmed) = self.programmed.load_full() {
+            routes.rest = programmed.rest.clone();
+            for extra in &programmed.upstreams {
+                if !routes.upstreams.iter().any(|u| u.capability == extra.capability) {
+                    routes.upstreams.push(extra.clone());
+                }
+            }
+        }
+        if routes == self.table().routes {
+            return Ok(false);
+        }
+        let table = table::Table::new(routes)?;
+        self.table.store(Arc::new(table));
+        self.generation.send_modify(|g| *g += 1);
+        Ok(true)
     }
 }
 
@@ -80,4 +137,15 @@ pub struct Config {
     pub shutdown_delay: Duration,
     /// How long requests in flight may take to finish after the listener closed.
     pub drain_timeout: Duration,
+    /// The built-in router's GatewayClass and namespace (`--gateway-class`,
+    /// `--gateway-namespace`): the REST routes come from the HTTPRoutes it watches.
+    pub router: Option<RouterTarget>,
+    /// The MCP front's options: list cache, allowed origins, authorization.
+    pub mcp: mcp::McpOptions,
+}
+
+#[derive(Clone, Debug)]
+pub struct RouterTarget {
+    pub gateway_class: String,
+    pub namespace: String,
 }

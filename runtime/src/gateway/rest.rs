@@ -130,9 +130,26 @@ pub async fn handle(
     let (capability, prefix) = (route.capability.as_str(), route.prefix.as_str());
     // `Table::new` checked that every route's capability is listed with a REST port.
     let upstream = table.upstream(capability);
-    let authority = upstream.and_then(|u| rest.shared.upstreams.authority(&table.routes.namespace, u, Port::Rest));
+    if !route.backends.is_empty() && pick_backend(&route.backends).is_none() {
+        // Gateway API: a rule whose backends all weigh 0 answers 500.
+        let response = problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "every backend of this route has weight 0",
+        );
+        return finish(capability, prefix, response, RouteLog::default());
+    }
+    let authority = match (upstream, pick_backend(&route.backends)) {
+        (Some(_), Some(backend)) => {
+            rest.shared
+                .upstreams
+                .service_authority(&table.routes.namespace, &backend.service, backend.port)
+        }
+        (Some(u), None) => rest.shared.upstreams.authority(&table.routes.namespace, u, Port::Rest),
+        (None, _) => None,
+    };
     let (Some(upstream), Some(authority)) = (upstream, authority) else {
-        let response = problem(StatusCode::BAD_GATEWAY, "the route's capability has no REST port");
+        // The built-in router knows the Service but none of its endpoints is ready.
+        let response = unavailable("no ready endpoint serves this route");
         return finish(capability, prefix, response, RouteLog::default());
     };
     let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
@@ -160,6 +177,28 @@ pub async fn handle(
     };
     let response = exchange.run(body, &parts.headers, &mut log).await;
     finish(capability, prefix, response, log)
+}
+
+/// One of a route's weighted backends, at random in proportion to the weights (Gateway
+/// API `backendRefs[].weight`: "proportion of requests forwarded"); `None` when the route
+/// has no weighted backends, or all weigh 0.
+fn pick_backend(
+    backends: &[skipper_compiler::routes::WeightedBackend],
+) -> Option<&skipper_compiler::routes::WeightedBackend> {
+    let total: u64 = backends.iter().map(|b| u64::from(b.weight)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut at = fastrand::u64(..total);
+    backends.iter().find(|b| {
+        let w = u64::from(b.weight);
+        if at < w {
+            true
+        } else {
+            at -= w;
+            false
+        }
+    })
 }
 
 /// The request's headers as they go upstream.

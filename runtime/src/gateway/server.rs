@@ -37,6 +37,8 @@ use tokio::sync::{Semaphore, watch};
 pub enum ServeError {
     #[error(transparent)]
     Table(#[from] TableError),
+    #[error("the built-in router cannot reach the API server: {0}")]
+    Router(String),
     #[error("cannot listen on {address} ({what}): {source}")]
     Bind {
         what: &'static str,
@@ -61,6 +63,16 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         Upstreams::new(config.upstreams.clone(), config.connect_timeout).with_retry_budget(config.retry_budget);
     let shared = Arc::new(Shared::new(table, upstreams));
     let health = Arc::new(Health::default());
+    // The router's client is made before anything listens: a gateway told to implement a
+    // GatewayClass that cannot reach the API server fails at start, loudly.
+    let router_client = match &config.router {
+        Some(_) => Some(
+            kube::Client::try_default()
+                .await
+                .map_err(|e| ServeError::Router(e.to_string()))?,
+        ),
+        None => None,
+    };
     let bind = |what, address| async move {
         TcpListener::bind(address)
             .await
@@ -93,9 +105,22 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         stopped.clone(),
     ));
 
+    let router_task = match (config.router.clone(), router_client) {
+        (Some(target), Some(client)) => Some(tokio::spawn(route_from_cluster(
+            client,
+            target,
+            shared.clone(),
+            health.clone(),
+            stopped.clone(),
+        ))),
+        _ => None,
+    };
+
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    health.set_ready(true);
+    // The router's gateway is ready once its first program is served (until then its
+    // REST routes would be the file's, to Service names).
+    health.set_ready(config.router.is_none());
     tracing::info!(
         %listen,
         control = %control_address,
@@ -132,7 +157,48 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     }
     let _ = stop.send(true);
     let _ = tokio::join!(control_task, reload_task);
+    if let Some(task) = router_task {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// The built-in router: watches until `stopped`, serving each program it computes.
+async fn route_from_cluster(
+    client: kube::Client,
+    target: crate::gateway::RouterTarget,
+    shared: Arc<Shared>,
+    health: Arc<Health>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    use crate::router::{controller, serve};
+    let config = controller::RouterConfig {
+        namespace: target.namespace,
+        gateway_class: target.gateway_class,
+        debounce: Duration::from_millis(100),
+    };
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let serve_program = move |program: &crate::router::program::Program| {
+        shared.upstreams.set_endpoints(program.endpoints.clone());
+        let programmed = serve::programmed(program, &shared.file_routes());
+        let routes = programmed.rest.len();
+        match shared.install_programmed(programmed) {
+            Ok(true) => tracing::info!(rest_routes = routes, "routes programmed from the Gateway's HTTPRoutes"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, "the HTTPRoutes make no valid table; the previous one stays in force")
+            }
+        }
+        // Ready once, with the first program; never again after that (shutdown turns
+        // readiness off and a later program must not turn it back on).
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            health.set_ready(true);
+        }
+    };
+    controller::run(client, config, serve_program, async move {
+        until_stopped(&mut stopped).await
+    })
+    .await;
 }
 
 /// Resolves once `stopped` is true (or its sender is gone). The guard `wait_for` lends is
@@ -156,10 +222,13 @@ fn app(shared: &Arc<Shared>, config: &Config) -> Router {
         requests: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         max_body: config.max_body,
     });
-    Router::new()
-        .fallback(rest::handle)
-        .with_state(rest)
-        .nest("/mcp", mcp::router(shared.clone()))
+    let mut router = Router::new().fallback(rest::handle).with_state(rest);
+    if let Some(auth) = &config.mcp.auth {
+        // RFC 9728 protected-resource metadata, at the listener's root.
+        router = router.merge(mcp::auth::metadata_router(auth));
+    }
+    router
+        .nest("/mcp", mcp::router_with(shared.clone(), config.mcp.clone()))
         // For handlers that read whole bodies (the MCP front's extractors).
         .layer(DefaultBodyLimit::max(
             usize::try_from(config.max_body).unwrap_or(usize::MAX),
@@ -349,19 +418,19 @@ async fn watch_table(shared: Arc<Shared>, path: PathBuf, interval: Duration, mut
 /// Reads the table again; swaps it in if it is good and differs, keeps the old one if not.
 pub fn reload(shared: &Shared, path: &std::path::Path, forced: bool) {
     let generation = *shared.generation.borrow();
-    match Table::load(path) {
-        Ok(table) => {
+    match Table::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|table| shared.install_file(table))
+    {
+        Ok(changed) => {
             shared.metrics.reload(true);
-            if table.routes == shared.table().routes {
+            if !changed {
                 tracing::info!(generation, forced, "routing table reread: unchanged");
                 return;
             }
-            let rest = table.routes.rest.len();
-            shared.table.store(Arc::new(table));
-            shared.generation.send_modify(|g| *g += 1);
             tracing::info!(
                 generation = generation + 1,
-                rest_routes = rest,
+                rest_routes = shared.table().routes.rest.len(),
                 forced,
                 "routing table reloaded"
             );

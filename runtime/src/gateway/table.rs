@@ -233,6 +233,7 @@ mod tests {
             capability: capability.into(),
             service: format!("{capability}-svc"),
             port: 8080,
+            backends: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! Owner: the gateway-core work (REST, reload, control). The MCP front uses
 //! [`Upstreams::authority`], [`Upstreams::permit`] and [`Upstreams::client`].
 
+use arc_swap::ArcSwapOption;
 use axum::body::Body;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -35,7 +36,14 @@ pub struct Upstreams {
     /// Requests and retries of the budget's window, per capability.
     spent: Mutex<BTreeMap<String, Window>>,
     epoch: Instant,
+    /// The built-in router's view of the namespace: the ready endpoints of each Service
+    /// port (from EndpointSlices). When set, requests go to an endpoint, as Gateway API
+    /// implementations send them, instead of the Service's name.
+    endpoints: ArcSwapOption<Endpoints>,
 }
+
+/// Ready endpoints by (Service, Service port).
+pub type Endpoints = BTreeMap<(String, u16), Vec<std::net::SocketAddr>>;
 
 /// The capability has `maxConcurrent` requests in flight and none finished in time.
 #[derive(Debug)]
@@ -59,6 +67,7 @@ impl Upstreams {
             budget: RetryBudget::default(),
             spent: Mutex::default(),
             epoch: Instant::now(),
+            endpoints: ArcSwapOption::empty(),
         }
     }
 
@@ -71,18 +80,36 @@ impl Upstreams {
         &self.client
     }
 
-    /// `host:port` of a capability's port: `<service>.<namespace>.svc:<port>` (the
-    /// cluster's DNS), or the `--upstream` host with the table's port.
+    /// `host:port` of a capability's port: the `--upstream` host with the table's port, or
+    /// [`Upstreams::service_authority`] of its Service.
     pub fn authority(&self, namespace: &str, upstream: &Upstream, port: Port) -> Option<String> {
         let port = match port {
             Port::Mcp => upstream.mcp_port,
             Port::Rest => upstream.rest_port,
         }?;
-        Some(match self.overrides.get(&upstream.capability) {
-            Some(host) if host.contains(':') && !host.starts_with('[') => format!("[{host}]:{port}"),
-            Some(host) => format!("{host}:{port}"),
-            None => format!("{}.{namespace}.svc:{port}", upstream.service),
-        })
+        match self.overrides.get(&upstream.capability) {
+            Some(host) if host.contains(':') && !host.starts_with('[') => Some(format!("[{host}]:{port}")),
+            Some(host) => Some(format!("{host}:{port}")),
+            None => self.service_authority(namespace, &upstream.service, port),
+        }
+    }
+
+    /// `host:port` of a Service's port: with the router's endpoints, one of its ready
+    /// endpoints (at random: each request may go elsewhere), or `None` when it has none;
+    /// without, `<service>.<namespace>.svc:<port>` (the cluster's DNS).
+    pub fn service_authority(&self, namespace: &str, service: &str, port: u16) -> Option<String> {
+        match &*self.endpoints.load() {
+            Some(endpoints) => {
+                let ready = endpoints.get(&(service.to_string(), port))?;
+                (!ready.is_empty()).then(|| ready[fastrand::usize(..ready.len())].to_string())
+            }
+            None => Some(format!("{service}.{namespace}.svc:{port}")),
+        }
+    }
+
+    /// The router's endpoints replace the Service names from now on.
+    pub fn set_endpoints(&self, endpoints: Endpoints) {
+        self.endpoints.store(Some(Arc::new(endpoints)));
     }
 
     /// A slot for one request to `upstream`, waiting at most `wait` for one to free up.

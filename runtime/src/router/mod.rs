@@ -5,5 +5,6 @@
 
 pub mod controller;
 pub mod program;
+pub mod serve;
 #[cfg(test)]
 mod tests;

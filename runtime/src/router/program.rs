@@ -35,6 +35,8 @@ pub struct Program {
     /// Longest prefix first.
     pub routes: Vec<Route>,
     pub statuses: Vec<Status>,
+    /// Every Service port's ready endpoints ([`service_endpoints`]).
+    pub endpoints: BTreeMap<(String, u16), Vec<SocketAddr>>,
 }
 
 /// One rule of an accepted HTTPRoute: a path prefix to weighted backends.
@@ -238,7 +240,11 @@ pub fn program(objects: &Objects, class: &str, now: &str) -> Program {
             .then_with(|| a.prefix.cmp(&b.prefix))
             .then_with(|| a.http_route.cmp(&b.http_route))
     });
-    Program { routes, statuses }
+    Program {
+        routes,
+        statuses,
+        endpoints: service_endpoints(objects),
+    }
 }
 
 fn previous_parent(route: &Value, parent: &Value) -> Value {
@@ -490,11 +496,22 @@ fn backend(b: &Value, route_ns: &str, objects: &Objects) -> Result<Backend, (&'s
     }) else {
         return Err(("BackendNotFound", format!("Service `{service}` has no port {port}")));
     };
-    let port_name = str_at(svc_port, &["name"]).unwrap_or("");
+    let endpoints = ready_endpoints(service, route_ns, str_at(svc_port, &["name"]).unwrap_or(""), objects);
+    Ok(Backend {
+        service: service.into(),
+        port,
+        weight,
+        endpoints,
+    })
+}
+
+/// The ready endpoints of a Service's port (by its name, as EndpointSlices name ports),
+/// sorted.
+fn ready_endpoints(service: &str, namespace: &str, port_name: &str, objects: &Objects) -> Vec<SocketAddr> {
     let mut endpoints = Vec::new();
     for slice in objects.endpoint_slices.iter().filter(|s| {
         str_at(s, &["metadata", "labels", "kubernetes.io/service-name"]) == Some(service)
-            && str_at(s, &["metadata", "namespace"]) == Some(route_ns)
+            && str_at(s, &["metadata", "namespace"]) == Some(namespace)
     }) {
         let Some(target) = slice
             .get("ports")
@@ -524,10 +541,34 @@ fn backend(b: &Value, route_ns: &str, objects: &Objects) -> Result<Backend, (&'s
     }
     endpoints.sort();
     endpoints.dedup();
-    Ok(Backend {
-        service: service.into(),
-        port,
-        weight,
-        endpoints,
-    })
+    endpoints
+}
+
+/// Every Service port of the objects' namespace(s) with its ready endpoints: where the
+/// gateway sends MCP traffic too, once the router runs.
+pub fn service_endpoints(objects: &Objects) -> BTreeMap<(String, u16), Vec<SocketAddr>> {
+    let mut all = BTreeMap::new();
+    for svc in &objects.services {
+        let namespace = str_at(svc, &["metadata", "namespace"]).unwrap_or("");
+        for port in svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(number) = port
+                .get("port")
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+            else {
+                continue;
+            };
+            let name = str_at(port, &["name"]).unwrap_or("");
+            all.insert(
+                (self::name(svc).to_string(), number),
+                ready_endpoints(self::name(svc), namespace, name, objects),
+            );
+        }
+    }
+    all
 }

@@ -188,3 +188,76 @@ fn what_the_router_cannot_serve_is_refused_with_the_specification_reason() {
         "NotAllowedByListeners"
     );
 }
+
+fn file_routes() -> skipper_compiler::routes::GatewayRoutes {
+    serde_json::from_value(json!({
+        "format": 3, "environment": "dev", "namespace": "dev",
+        "upstreams": [{ "capability": "registry", "service": "registry", "restPort": 3002, "timeoutMs": 2000,
+                        "maxAttempts": 3, "retryOnStatusAtLeast": 500, "maxConcurrent": 8 }],
+        "rest": [{ "prefix": "/old", "rewrite": "/", "capability": "registry", "service": "registry", "port": 3002 }],
+        "mcp": { "prefix": "conditional", "tools": [], "prompts": [], "resources": [] },
+    }))
+    .unwrap()
+}
+
+#[test]
+fn programmed_routes_replace_the_files_and_keep_its_limits() {
+    let mut objs = objects();
+    objs.services.push(json!({ "metadata": { "name": "registry-canary", "namespace": "dev" }, "spec": { "ports": [{ "name": "rest", "port": 3002 }] } }));
+    // A user's own route beside Skipper's, to a Service of its own.
+    objs.services.push(json!({ "metadata": { "name": "docs", "namespace": "dev" }, "spec": { "ports": [{ "name": "http", "port": 80 }] } }));
+    objs.http_routes.push(json!({
+        "metadata": { "name": "docs", "namespace": "dev" },
+        "spec": { "parentRefs": [{ "name": "fleet" }], "rules": [{ "matches": [{ "path": { "type": "PathPrefix", "value": "/docs" } }], "backendRefs": [{ "name": "docs", "port": 80 }] }] },
+    }));
+    let program = program(&objs, "skipper", NOW);
+    let served = super::serve::programmed(&program, &file_routes());
+    let prefixes: Vec<&str> = served.rest.iter().map(|r| r.prefix.as_str()).collect();
+    assert_eq!(
+        prefixes,
+        ["/registry", "/docs"],
+        "the router's routes, not the file's `/old`"
+    );
+    let registry = &served.rest[0];
+    assert_eq!(
+        (registry.capability.as_str(), registry.rewrite.as_str()),
+        ("registry", "/")
+    );
+    let weights: Vec<(&str, u32)> = registry
+        .backends
+        .iter()
+        .map(|b| (b.service.as_str(), b.weight))
+        .collect();
+    assert_eq!(weights, [("registry", 90), ("registry-canary", 10)]);
+    // No rewrite: the path goes as it came (the rewrite is the prefix itself).
+    let docs = &served.rest[1];
+    assert_eq!(
+        (docs.capability.as_str(), docs.rewrite.as_str()),
+        ("httproute:dev/docs", "/docs")
+    );
+    assert_eq!(served.upstreams.len(), 1, "an upstream for the user's route only");
+    assert_eq!(served.upstreams[0].rest_port, Some(80));
+    // The composed table is one the gateway accepts.
+    let mut routes = file_routes();
+    routes.rest = served.rest.clone();
+    routes.upstreams.extend(served.upstreams.clone());
+    crate::gateway::table::Table::new(routes).expect("a valid table");
+    // Endpoints are known for every Service port, not only the routes' backends.
+    let registry_endpoints = &program.endpoints[&("registry".to_string(), 3002)];
+    assert_eq!(registry_endpoints.len(), 2);
+    assert!(program.endpoints[&("docs".to_string(), 80)].is_empty());
+}
+
+#[test]
+fn a_rule_without_a_valid_backend_answers_500_rather_than_falling_back() {
+    let mut objs = objects();
+    objs.services.clear();
+    let program = program(&objs, "skipper", NOW);
+    let served = super::serve::programmed(&program, &file_routes());
+    assert_eq!(served.rest.len(), 1);
+    assert!(
+        served.rest[0].backends.iter().all(|b| b.weight == 0),
+        "{:?}",
+        served.rest[0].backends
+    );
+}

@@ -70,6 +70,7 @@ pub fn route(prefix: &str, rewrite: &str, upstream: &Upstream) -> RestRoute {
         capability: upstream.capability.clone(),
         service: upstream.service.clone(),
         port: upstream.rest_port.unwrap(),
+        backends: Vec::new(),
     }
 }
 

@@ -131,6 +131,7 @@ impl RoutingFleetInput {
                     capability: c.name.clone(),
                     service: c.name.clone(),
                     port,
+                    backends: Vec::new(),
                 })
             })
             .collect();
