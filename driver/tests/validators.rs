@@ -59,7 +59,8 @@ fn every_environment_directory_builds_with_kubectl_kustomize() {
         let text = String::from_utf8_lossy(&output.stdout);
         assert!(text.contains("kind: "), "{dir} renders objects");
     }
-    // An environment directory holds every object of its capabilities.
+    // An environment directory holds every object of its capabilities, and the fleet's
+    // gateway.
     let dev = Command::new("kubectl")
         .arg("kustomize")
         .arg(out.join("dev"))
@@ -68,7 +69,7 @@ fn every_environment_directory_builds_with_kubectl_kustomize() {
     let kinds = String::from_utf8_lossy(&dev.stdout)
         .matches("\nkind: Deployment\n")
         .count();
-    assert_eq!(kinds, 4);
+    assert_eq!(kinds, 5, "four capabilities and skipper-gateway");
 }
 
 /// The deployed documents mean, to a YAML 1.1 reader like the engine's, exactly what
