@@ -123,7 +123,7 @@ async fn run(full: bool) {
     );
     let median = |v: &mut Vec<Duration>| micros(percentile(v, 0.5)) / 1000.0;
     println!(
-        "reload → first request: rename, polled every 1 s: median {:.1} ms, max {:.1} ms ({} tries); SIGHUP: median {:.1} ms",
+        "reload → first request: rename (file events, 1 s poll as backstop): median {:.1} ms, max {:.1} ms ({} tries); SIGHUP: median {:.1} ms",
         median(&mut polled),
         polled.iter().max().map_or(0.0, |d| micros(*d) / 1000.0),
         polled.len(),

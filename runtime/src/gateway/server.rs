@@ -395,6 +395,7 @@ async fn watch_table(shared: Arc<Shared>, path: PathBuf, interval: Duration, mut
             None
         }
     };
+    let (_watcher, woken) = directory_events(&path);
     let mut last = fingerprint(&path);
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -402,6 +403,11 @@ async fn watch_table(shared: Arc<Shared>, path: PathBuf, interval: Duration, mut
         let forced = tokio::select! {
             _ = until_stopped(&mut stopped) => return,
             _ = ticks.tick() => false,
+            _ = woken.notified() => {
+                // A write in place arrives as several events: let it finish first.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                false
+            }
             Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
         };
         let now = fingerprint(&path);
@@ -412,6 +418,32 @@ async fn watch_table(shared: Arc<Shared>, path: PathBuf, interval: Duration, mut
         let (shared, path) = (shared.clone(), path.clone());
         // Reading and checking a table is file work: off the request threads.
         let _ = tokio::task::spawn_blocking(move || reload(&shared, &path, forced)).await;
+    }
+}
+
+/// Wakes the watcher when the directory holding the table changes (inotify): a rename
+/// over the file, the kubelet's `..data` swap of a ConfigMap volume, a write in place.
+/// The poll stays as the backstop (a filesystem without events, a watch that failed).
+fn directory_events(path: &std::path::Path) -> (Option<notify::RecommendedWatcher>, Arc<tokio::sync::Notify>) {
+    use notify::Watcher as _;
+    let woken = Arc::new(tokio::sync::Notify::new());
+    let wake = woken.clone();
+    let directory = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let watcher = notify::recommended_watcher(move |_: notify::Result<notify::Event>| wake.notify_one()).and_then(
+        |mut watcher| {
+            watcher.watch(&directory, notify::RecursiveMode::NonRecursive)?;
+            Ok(watcher)
+        },
+    );
+    match watcher {
+        Ok(watcher) => (Some(watcher), woken),
+        Err(error) => {
+            tracing::warn!(%error, directory = %directory.display(), "no file events: the table is polled only");
+            (None, woken)
+        }
     }
 }
 
