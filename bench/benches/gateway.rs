@@ -17,11 +17,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use skipper_compiler::routes::{GatewayRoutes, McpRoutes, PrefixMode, ROUTES_FORMAT, RestRoute, Upstream};
-use skipper_runtime::gateway::headers::TrustPolicy;
-use skipper_runtime::gateway::rest::RestConfig;
-use skipper_runtime::gateway::upstream::RetryBudget;
-use skipper_runtime::gateway::{Config, server};
+use skipper_compiler::routes::{GatewayRoutes, McpRoutes, ROUTES_FORMAT, RestRoute, Upstream};
+use skipper_runtime::gateway::server;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -31,13 +28,12 @@ use tokio::net::TcpStream;
 
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
+mod gateway_common;
+
+use gateway_common::{config, connect, free_address, percentile};
+
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(run(full));
+    gateway_common::main(run);
 }
 
 async fn run(full: bool) {
@@ -48,7 +44,7 @@ async fn run(full: bool) {
     write_table(&routes, upstream.port(), 0);
     let (listen, control) = (free_address(), free_address());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let gateway = tokio::spawn(server::serve(config(&routes, listen, control), async {
+    let gateway = tokio::spawn(server::serve(config(&routes, listen, control, "svc"), async {
         let _ = stopped.await;
     }));
     wait_until_ok(listen, "/svc/x", Duration::from_secs(10)).await;
@@ -131,32 +127,6 @@ async fn run(full: bool) {
     );
 }
 
-fn config(routes: &Path, listen: SocketAddr, control: SocketAddr) -> Config {
-    Config {
-        routes: routes.to_path_buf(),
-        listen,
-        control,
-        upstreams: [("svc".to_string(), "127.0.0.1".to_string())].into(),
-        rest: RestConfig {
-            trust: TrustPolicy::default(),
-            retry_buffer: 64 << 10,
-            queue_timeout: Duration::from_secs(1),
-        },
-        retry_budget: RetryBudget::default(),
-        connect_timeout: Duration::from_secs(2),
-        max_body: 10 << 20,
-        header_read_timeout: Duration::from_secs(30),
-        max_in_flight: 4096,
-        max_connections: 8192,
-        // The binary's defaults.
-        reload_interval: Duration::from_secs(1),
-        shutdown_delay: Duration::ZERO,
-        drain_timeout: Duration::from_secs(5),
-        router: None,
-        mcp: Default::default(),
-    }
-}
-
 /// `/svc` to the upstream, and `generation` extra routes `/new1`…
 fn write_table(path: &Path, port: u16, generation: u32) {
     let upstream = Upstream {
@@ -186,22 +156,11 @@ fn write_table(path: &Path, port: u16, generation: u32) {
         region: None,
         upstreams: vec![upstream],
         rest,
-        mcp: McpRoutes {
-            prefix: PrefixMode::Conditional,
-            tools: vec![],
-            prompts: vec![],
-            resources: vec![],
-        },
+        mcp: McpRoutes::default(),
     };
     let temporary = path.with_extension("tmp");
     std::fs::write(&temporary, serde_json::to_vec(&table).expect("JSON")).expect("write the table");
     std::fs::rename(&temporary, path).expect("rename the table");
-}
-
-fn free_address() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
 }
 
 /// A hyper server answering every request with 200 and a short body.
@@ -218,16 +177,6 @@ async fn start_upstream() -> SocketAddr {
         }
     });
     address
-}
-
-async fn connect(address: SocketAddr) -> Sender {
-    let stream = TcpStream::connect(address).await.expect("connect");
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    sender
 }
 
 /// One request on `sender`; its status.
@@ -300,10 +249,4 @@ async fn throughput(address: SocketAddr, path: &str, connections: usize, window:
         let _ = task.await;
     }
     count as f64 / elapsed.as_secs_f64()
-}
-
-fn percentile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort_unstable();
-    let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-    samples[index]
 }

@@ -19,10 +19,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use skipper_compiler::routes::{GatewayRoutes, McpName, McpRoutes, PrefixMode, ROUTES_FORMAT, Upstream};
-use skipper_runtime::gateway::headers::TrustPolicy;
-use skipper_runtime::gateway::rest::RestConfig;
-use skipper_runtime::gateway::upstream::RetryBudget;
-use skipper_runtime::gateway::{Config, server};
+use skipper_runtime::gateway::server;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,13 +30,12 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 const VERSION: &str = "2026-07-28";
 
+mod gateway_common;
+
+use gateway_common::{config, connect, free_address, percentile};
+
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(run(full));
+    gateway_common::main(run);
 }
 
 async fn run(full: bool) {
@@ -50,7 +46,7 @@ async fn run(full: bool) {
     std::fs::write(&routes, serde_json::to_vec(&table(upstream.port())).expect("JSON")).expect("the table");
     let (listen, control) = (free_address(), free_address());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let gateway = tokio::spawn(server::serve(config(&routes, listen, control), async {
+    let gateway = tokio::spawn(server::serve(config(&routes, listen, control, "bench"), async {
         let _ = stopped.await;
     }));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -157,31 +153,6 @@ fn table(port: u16) -> GatewayRoutes {
     }
 }
 
-fn config(routes: &std::path::Path, listen: SocketAddr, control: SocketAddr) -> Config {
-    Config {
-        routes: routes.to_path_buf(),
-        listen,
-        control,
-        upstreams: [("bench".to_string(), "127.0.0.1".to_string())].into(),
-        rest: RestConfig {
-            trust: TrustPolicy::default(),
-            retry_buffer: 64 << 10,
-            queue_timeout: Duration::from_secs(1),
-        },
-        retry_budget: RetryBudget::default(),
-        connect_timeout: Duration::from_secs(2),
-        max_body: 10 << 20,
-        header_read_timeout: Duration::from_secs(30),
-        max_in_flight: 4096,
-        max_connections: 8192,
-        reload_interval: Duration::from_secs(1),
-        shutdown_delay: Duration::ZERO,
-        drain_timeout: Duration::from_secs(5),
-        router: None,
-        mcp: Default::default(),
-    }
-}
-
 /// One `tools/call` request as a stateless client sends it.
 struct Call {
     path: &'static str,
@@ -223,12 +194,6 @@ impl Call {
     }
 }
 
-fn free_address() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-}
-
 /// The engine's side of a `tools/call` (ENGINE-FACTS: the stateless revision, one POST,
 /// a JSON-RPC result): the request's id, a 1 KiB text result.
 async fn start_upstream() -> SocketAddr {
@@ -267,16 +232,6 @@ async fn start_upstream() -> SocketAddr {
         }
     });
     address
-}
-
-async fn connect(address: SocketAddr) -> Sender {
-    let stream = TcpStream::connect(address).await.expect("connect");
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
-    sender
 }
 
 /// One call on `sender`: whether it came back 200 with a tool result.
@@ -385,10 +340,4 @@ async fn paced_latencies(address: SocketAddr, what: &Call, rate: u64, window: Du
         all.extend(task.await.expect("a paced connection"));
     }
     all
-}
-
-fn percentile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort_unstable();
-    let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-    samples[index]
 }

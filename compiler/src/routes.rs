@@ -94,7 +94,7 @@ pub struct WeightedBackend {
     pub weight: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct McpRoutes {
     /// The environment's naming rule, recorded for readers (`explain`, the book's table).

@@ -79,12 +79,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
-fn stateless_requests_are_checked_against_their_headers() {
-    let Some(python) = python() else { return };
+/// An engine double serving `shipyard`'s `get-ship`, and a table that names it `ship`.
+fn one_shipyard(python: &std::path::Path) -> ((Proc, tempfile::TempDir), skipper_compiler::routes::GatewayRoutes) {
     let port = free_port();
-    let _engine = engine_double(
-        &python,
+    let engine = engine_double(
+        python,
         "shipyard",
         &engine_document("shipyard", port, &[("get-ship", "A ship")], &[]),
         &[],
@@ -95,6 +94,13 @@ fn stateless_requests_are_checked_against_their_headers() {
         vec![],
         vec![],
     );
+    (engine, routes)
+}
+
+#[test]
+fn stateless_requests_are_checked_against_their_headers() {
+    let Some(python) = python() else { return };
+    let (_engine, routes) = one_shipyard(&python);
     let gateway = Gateway::start(&routes, None, McpOptions::default());
     let url = gateway.url();
     runtime().block_on(async {
@@ -262,19 +268,7 @@ async fn initialize(url: &str, headers: &[(&str, &str)]) -> String {
 #[test]
 fn sessions_need_no_state_and_are_checked() {
     let Some(python) = python() else { return };
-    let port = free_port();
-    let _engine = engine_double(
-        &python,
-        "shipyard",
-        &engine_document("shipyard", port, &[("get-ship", "A ship")], &[]),
-        &[],
-    );
-    let routes = routes(
-        vec![upstream("shipyard", port, 3000)],
-        vec![name("ship", "shipyard", "get-ship")],
-        vec![],
-        vec![],
-    );
+    let (_engine, routes) = one_shipyard(&python);
     // Two replicas of one gateway: what one opens, the other serves.
     let (first, second) = (
         Gateway::start(&routes, None, McpOptions::default()),

@@ -69,8 +69,16 @@ impl Shared {
     /// A routes file read again (and checked by `Table::load`): in force from now on, under
     /// the router's REST routes if it has programmed any. Whether the table changed.
     pub fn install_file(&self, file: table::Table) -> Result<bool, String> {
-        self.file.store(Arc::new(file.routes));
-        self.compose()
+        self.file.store(Arc::new(file.routes.clone()));
+        if self.programmed.load().is_some() {
+            return self.compose();
+        }
+        // No router: the file's table, already checked, is the table.
+        if file.routes == self.table().routes {
+            return Ok(false);
+        }
+        self.swap(file);
+        Ok(true)
     }
 
     /// The routes file as last read.
@@ -102,10 +110,14 @@ impl Shared {
         if routes == self.table().routes {
             return Ok(false);
         }
-        let table = table::Table::new(routes)?;
+        self.swap(table::Table::new(routes)?);
+        Ok(true)
+    }
+
+    /// `table` in force from now on, a new generation.
+    fn swap(&self, table: table::Table) {
         self.table.store(Arc::new(table));
         self.generation.send_modify(|g| *g += 1);
-        Ok(true)
     }
 }
 

@@ -211,7 +211,7 @@ fn rewrite(replacement: &str, rest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skipper_compiler::routes::{McpRoutes, PrefixMode};
+    use skipper_compiler::routes::McpRoutes;
 
     fn upstream(capability: &str) -> Upstream {
         Upstream {
@@ -245,12 +245,7 @@ mod tests {
             region: None,
             upstreams: vec![upstream("a"), upstream("b"), upstream("root")],
             rest,
-            mcp: McpRoutes {
-                prefix: PrefixMode::Conditional,
-                tools: vec![],
-                prompts: vec![],
-                resources: vec![],
-            },
+            mcp: McpRoutes::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use skipper_compiler::routes::{GatewayRoutes, McpRoutes, PrefixMode, ROUTES_FORMAT, RestRoute, Upstream};
+use skipper_compiler::routes::{GatewayRoutes, McpRoutes, ROUTES_FORMAT, RestRoute, Upstream};
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -82,12 +82,7 @@ pub fn table(upstreams: Vec<Upstream>, rest: Vec<RestRoute>) -> GatewayRoutes {
         region: None,
         upstreams,
         rest,
-        mcp: McpRoutes {
-            prefix: PrefixMode::Conditional,
-            tools: vec![],
-            prompts: vec![],
-            resources: vec![],
-        },
+        mcp: McpRoutes::default(),
     }
 }
 

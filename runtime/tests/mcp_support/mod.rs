@@ -458,3 +458,17 @@ pub fn fleet(python: &Path) -> Fleet {
         routes,
     }
 }
+
+/// The merged `tools/list` of the three-capability fleet the SDK tests run, in the
+/// gateway's order: `get-ship`, declared by all three, qualified; the rest as they are.
+pub const MERGED_TOOLS: [&str; 9] = [
+    "count",
+    "dock",
+    "dockyard__get-ship",
+    "headers",
+    "list-ships",
+    "region",
+    "shipyard__get-ship",
+    "slowyard__get-ship",
+    "wait",
+];

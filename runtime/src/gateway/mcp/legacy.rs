@@ -9,7 +9,7 @@
 //! the stream of list-change notifications (`notify.rs`).
 
 use super::methods::{self, Era, Incoming};
-use super::respond::{self, Outcome, message_response, with_session};
+use super::respond::{self, message_response, with_session};
 use super::session::Session;
 use super::wire::{self, INVALID_REQUEST, SESSION_HEADER};
 use super::{Mcp, implementation};
@@ -70,11 +70,7 @@ pub async fn post(mcp: Arc<Mcp>, headers: HeaderMap, message: Value) -> Response
                 params,
                 headers,
             };
-            let outcome = methods::dispatch(&mcp, incoming).await;
-            if let Outcome::Done(message) = &outcome {
-                respond::record(&mcp, &method, message, started);
-            }
-            respond::respond(&mcp, outcome, false, accepts).await
+            respond::dispatch(&mcp, incoming, accepts, started).await
         }
         _ => wire::http_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "Invalid Request"),
     };

@@ -14,8 +14,8 @@
 //! `notifications/cancelled` by request id would let one caller cancel another's call.
 
 use super::Mcp;
-use super::methods::{self, Era, Incoming};
-use super::respond::{self, Outcome};
+use super::methods::{Era, Incoming};
+use super::respond;
 use super::wire::{
     self, HANDSHAKE_VERSIONS, HEADER_MISMATCH, INVALID_PARAMS, INVALID_REQUEST, METHOD_HEADER, MODERN_VERSION,
     NAME_HEADER, PROTOCOL_VERSION_HEADER, UNSUPPORTED_PROTOCOL_VERSION,
@@ -67,11 +67,7 @@ pub async fn post(mcp: Arc<Mcp>, headers: HeaderMap, message: Value) -> Response
         params,
         headers,
     };
-    let outcome = methods::dispatch(&mcp, incoming).await;
-    if let Outcome::Done(message) = &outcome {
-        respond::record(&mcp, &method, message, started);
-    }
-    respond::respond(&mcp, outcome, true, accepts).await
+    respond::dispatch(&mcp, incoming, accepts, started).await
 }
 
 /// The first check that fails, as the JSON-RPC error to answer with.

@@ -104,6 +104,23 @@ impl Drop for Registration {
     }
 }
 
+/// A request of either revision, dispatched and answered: what both fronts do once they
+/// have checked its framing. An answer made here is recorded now; one from upstream when
+/// it arrives.
+pub async fn dispatch(
+    mcp: &Arc<Mcp>,
+    incoming: super::methods::Incoming,
+    accepts: (bool, bool),
+    started: Instant,
+) -> Response {
+    let (method, modern) = (incoming.method.clone(), incoming.modern());
+    let outcome = super::methods::dispatch(mcp, incoming).await;
+    if let Outcome::Done(message) = &outcome {
+        record(mcp, &method, message, started);
+    }
+    respond(mcp, outcome, modern, accepts).await
+}
+
 /// Writes `outcome` for a client that accepts JSON and/or SSE.
 pub async fn respond(mcp: &Arc<Mcp>, outcome: Outcome, modern: bool, (json, sse): (bool, bool)) -> Response {
     let upstream = match outcome {
